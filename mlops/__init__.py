@@ -1,0 +1,1 @@
+"""The `mlops` command: offline twin, local pipeline run, drift tools."""

@@ -1,0 +1,66 @@
+"""Entry point of the `mlops` console command.
+
+Each command group lives in its own module and registers its sub-parser here. Exit codes follow
+ARCHITECTURE.md: 0 success, 2 bad input or usage (one line on stderr), never a raw traceback for a
+user error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from mlops.errors import UserError
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors already; keep its message to one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlops", description="MLOps platform: offline twin and tools.")
+    groups = parser.add_subparsers(dest="group", required=True, parser_class=_Parser)
+    for register in _command_groups():
+        register(groups)
+    return parser
+
+
+def _command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
+    # Imported lazily so that `mlops --help` does not pay for pandas/sklearn imports.
+    from mlops import pipeline_cli
+
+    registrars = [pipeline_cli.register]
+    for optional in ("drift_cli", "serve_cli"):
+        try:
+            module = __import__(f"mlops.{optional}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"mlops.{optional}":
+                raise
+            continue
+        registrars.append(module.register)
+    return registrars
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except UserError as exc:
+        sys.stderr.write(f"mlops: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("mlops: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

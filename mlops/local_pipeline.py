@@ -1,0 +1,253 @@
+"""Run the SageMaker Pipeline's steps on this machine: the same scripts, container paths pointed at a work folder.
+
+preprocess -> train (MLflow run) -> evaluate on the holdout set -> baseline -> accuracy > A_min ? register : fail.
+The folder layout mirrors what SageMaker mounts in each job, and the trained model is packed as model.tar.gz
+between train and evaluate exactly as the training job would hand it over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import UserError
+from pipeline_code import baseline, evaluate, preprocess, train
+from pipeline_code.common import EVALUATION_FILE, DataError, check_target, read_csv_table
+from stacks.config import PlatformConfig
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LocalRunResult:
+    accuracy: float
+    min_accuracy: float
+    registered: bool
+    model_package_arn: str | None
+    approval_status: str | None
+    message: str
+    work_dir: str
+    model_archive: str
+    baseline_dir: str
+    evaluation: dict[str, Any]
+    mlflow_run_id: str | None
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def run_local_pipeline(
+    data: Path,
+    target: str,
+    config: PlatformConfig,
+    work_dir: Path,
+    *,
+    min_accuracy: float | None = None,
+    features: Sequence[str] = (),
+    tracking_uri: str | None = None,
+    progress: Progress = lambda _: None,
+) -> LocalRunResult:
+    """Run every step; bad input raises UserError naming the file or column."""
+    threshold = config.min_accuracy if min_accuracy is None else min_accuracy
+    if not 0.0 <= threshold <= 1.0:
+        raise UserError(f"--min-accuracy: must be between 0 and 1 (got {threshold})")
+    _preflight(data, target, features)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    paths = _Paths(work_dir)
+    paths.reset()
+    seconds: dict[str, float] = {}
+    env = {"MLFLOW_EXPERIMENT_NAME": config.resource_name("local")}
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    # MLflow configures its own logger at import; this variable is how it is told to keep quiet.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+    with _step("preprocess", progress, seconds):
+        preprocess.main(
+            [
+                "--input-dir",
+                str(data),
+                "--output-dir",
+                str(paths.processing),
+                "--target",
+                target,
+                "--features",
+                ",".join(features),
+                "--holdout-fraction",
+                str(config.holdout_fraction),
+                "--seed",
+                str(config.random_seed),
+            ]
+        )
+    with _step("train", progress, seconds):
+        train.main(
+            ["--target", target, "--seed", str(config.random_seed)],
+            {
+                **env,
+                "SM_CHANNEL_TRAIN": str(paths.processing / "train"),
+                "SM_MODEL_DIR": str(paths.model_dir),
+            },
+        )
+        _pack_model(paths.model_dir, paths.model_archive)
+    with _step("evaluate", progress, seconds):
+        shutil.copy(paths.model_archive, paths.evaluate_model_dir / "model.tar.gz")
+        evaluate.main(
+            [
+                "--model-dir",
+                str(paths.evaluate_model_dir),
+                "--test-dir",
+                str(paths.processing / "test"),
+                "--output-dir",
+                str(paths.evaluation_dir),
+                "--positive-class",
+                config.positive_class,
+            ],
+            env,
+        )
+    with _step("baseline", progress, seconds):
+        baseline.main(
+            [
+                "--train-dir",
+                str(paths.processing / "train"),
+                "--output-dir",
+                str(paths.baseline_dir),
+                "--target",
+                target,
+            ]
+        )
+
+    evaluation = json.loads((paths.evaluation_dir / EVALUATION_FILE).read_text())
+    accuracy = float(evaluation["summary"]["accuracy"])
+    run_id = evaluation["summary"].get("mlflow_run_id")
+    # The pipeline's ConditionGreaterThan: strictly above the threshold.
+    if accuracy > threshold:
+        with _step("register", progress, seconds):
+            registered = _register(config, paths, evaluation, accuracy)
+        message = f"registered {registered.model_package_arn} ({registered.approval_status})"
+        arn, status = registered.model_package_arn, registered.approval_status
+    else:
+        message = f"holdout accuracy {accuracy:.4f} is not above the minimum {threshold:.4f}; model not registered"
+        progress(f"gate: {message}")
+        arn = status = None
+    return LocalRunResult(
+        accuracy=accuracy,
+        min_accuracy=threshold,
+        registered=arn is not None,
+        model_package_arn=arn,
+        approval_status=status,
+        message=message,
+        work_dir=str(work_dir),
+        model_archive=str(paths.model_archive),
+        baseline_dir=str(paths.baseline_dir),
+        evaluation=evaluation,
+        mlflow_run_id=run_id,
+        step_seconds=seconds,
+    )
+
+
+def _preflight(data: Path, target: str, features: Sequence[str]) -> None:
+    """Check the input before any step starts, so bad input costs nothing and gives one clear line."""
+    if not data.exists():
+        raise UserError(f"{data}: file not found")
+    if data.is_dir():
+        raise UserError(f"{data}: is a folder; give a CSV file")
+    try:
+        frame = read_csv_table(data)
+        check_target(frame, target, data)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise UserError(f"{data}: feature column '{missing[0]}' not found (columns: {', '.join(frame.columns)})")
+
+
+class _Paths:
+    """Where each job's container paths point in the work folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processing = root / "preprocess"
+        self.model_dir = root / "train" / "model"
+        self.model_archive = root / "train" / "output" / "model.tar.gz"
+        self.evaluate_model_dir = root / "evaluate" / "model"
+        self.evaluation_dir = root / "evaluate" / "evaluation"
+        self.baseline_dir = root / "baseline"
+
+    def reset(self) -> None:
+        # Re-running into the same folder must not mix two runs' artefacts.
+        for step in ("preprocess", "train", "evaluate", "baseline"):
+            shutil.rmtree(self.root / step, ignore_errors=True)
+        for folder in (self.model_archive.parent, self.evaluate_model_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def _step(name: str, progress: Progress, seconds: dict[str, float]) -> Iterator[None]:
+    progress(f"[{name}] running")
+    started = time.perf_counter()
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    seconds[name] = round(time.perf_counter() - started, 3)
+    detail = _summary_line(captured.getvalue())
+    progress(f"[{name}] done in {seconds[name]:.1f}s{': ' + detail if detail else ''}")
+
+
+def _summary_line(output: str) -> str:
+    """The step's JSON summary line, shortened for the progress display."""
+    for line in reversed(output.strip().splitlines()):
+        try:
+            summary = next(iter(json.loads(line).values()))
+        except (ValueError, StopIteration, AttributeError):
+            continue
+        if isinstance(summary, dict):
+            keys = [
+                k for k in summary if isinstance(summary[k], (int, float, str)) and not isinstance(summary[k], bool)
+            ]
+            return ", ".join(f"{k}={_fmt(summary[k])}" for k in keys[:5])
+    return ""
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _pack_model(model_dir: Path, archive: Path) -> None:
+    with tarfile.open(archive, "w:gz") as tar:
+        for item in sorted(model_dir.iterdir()):
+            tar.add(item, arcname=item.name)
+
+
+def _register(config: PlatformConfig, paths: _Paths, evaluation: dict[str, Any], accuracy: float) -> Any:
+    from mlops.local_registry import LocalRegistry
+    from pipeline_code.definition import sklearn_image_uri
+
+    image = sklearn_image_uri(config.region, config.sklearn_framework_version)
+    meta = json.loads((paths.model_dir / "model_meta.json").read_text())
+    metadata = {
+        "accuracy": f"{accuracy:.6f}",
+        "model_version": str(meta.get("model_version")),
+        "mlflow_run_id": str(meta.get("mlflow_run_id")),
+    }
+    with LocalRegistry(config.region, config.account) as registry:
+        return registry.register(
+            config.resource_name("models"),
+            paths.model_archive,
+            image,
+            evaluation,
+            config.model_approval_status,
+            metadata,
+        )

@@ -1,0 +1,102 @@
+"""The offline Model Registry: moto's SageMaker model package groups, in process.
+
+Registration goes through the same boto3 calls the AWS registration would make (create_model_package_group,
+create_model_package with the inference image and metrics), so the twin and the cloud share one code path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+ARTIFACT_BUCKET = "local-artifacts"
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    model_package_arn: str
+    approval_status: str
+    model_data_url: str
+
+
+class LocalRegistry:
+    """A moto-backed registry; use as a context manager so the mock is started and stopped once."""
+
+    def __init__(self, region: str, account: str) -> None:
+        self.region = region
+        self.account = account
+        self._mock = mock_aws()
+        self._saved_account: str | None = None
+        self._sagemaker: Any = None
+        self._s3: Any = None
+
+    def __enter__(self) -> LocalRegistry:
+        # moto names its fake account by this variable; use the platform's (dummy) account so ARNs match config.
+        self._saved_account = os.environ.get("MOTO_ACCOUNT_ID")
+        os.environ["MOTO_ACCOUNT_ID"] = self.account
+        self._mock.start()
+        self._sagemaker = boto3.client("sagemaker", region_name=self.region)
+        self._s3 = boto3.client("s3", region_name=self.region)
+        create = (
+            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
+        self._s3.create_bucket(Bucket=ARTIFACT_BUCKET, **create)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._mock.stop()
+        if self._saved_account is None:
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
+        else:
+            os.environ["MOTO_ACCOUNT_ID"] = self._saved_account
+
+    def register(
+        self,
+        group: str,
+        model_archive: Path,
+        image_uri: str,
+        evaluation: Mapping[str, Any],
+        approval_status: str,
+        metadata: Mapping[str, str],
+    ) -> RegisteredModel:
+        existing = self._sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
+        if not any(g["ModelPackageGroupName"] == group for g in existing):
+            self._sagemaker.create_model_package_group(ModelPackageGroupName=group)
+        version = len(self._sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
+        model_key = f"models/{group}/v{version}/model.tar.gz"
+        self._s3.upload_file(str(model_archive), ARTIFACT_BUCKET, model_key)
+        evaluation_key = f"models/{group}/v{version}/evaluation.json"
+        self._s3.put_object(Bucket=ARTIFACT_BUCKET, Key=evaluation_key, Body=json.dumps(evaluation).encode())
+        model_data_url = f"s3://{ARTIFACT_BUCKET}/{model_key}"
+        response = self._sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription=f"version {version}",
+            InferenceSpecification={
+                "Containers": [{"Image": image_uri, "ModelDataUrl": model_data_url}],
+                "SupportedContentTypes": ["text/csv", "application/json"],
+                "SupportedResponseMIMETypes": ["application/json", "text/csv"],
+            },
+            ModelMetrics={
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
+                    }
+                }
+            },
+            ModelApprovalStatus=approval_status,
+            CustomerMetadataProperties=dict(metadata),
+        )
+        arn = response["ModelPackageArn"]
+        status = self._sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+        return RegisteredModel(arn, status, model_data_url)
+
+    def packages(self, group: str) -> list[dict[str, Any]]:
+        return self._sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]

@@ -1,0 +1,214 @@
+"""The platform's one typed configuration.
+
+Defaults live here and only here. `cdk.json` overrides them under the context key `platform` (a mapping), and
+`cdk synth -c key=value` overrides single keys on top of that. Every value is validated when the app starts;
+an invalid or unknown key fails synth with a message that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+CONTEXT_KEY = "platform"
+DUMMY_ACCOUNT = "111111111111"
+
+FeatureType = Literal["Integral", "Fractional", "String"]
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One column of the Feature Group (SageMaker feature types)."""
+
+    name: str
+    type: FeatureType
+
+
+def _default_features() -> tuple[FeatureSpec, ...]:
+    # The ISLR Default credit data set: the product's reference data.
+    return (
+        FeatureSpec("student", "String"),
+        FeatureSpec("balance", "Fractional"),
+        FeatureSpec("income", "Fractional"),
+    )
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Every tunable of the platform, with its default."""
+
+    project_name: str = "mlops"
+    account: str = DUMMY_ACCOUNT
+    region: str = "us-east-1"
+
+    # Model quality gate and drift rule
+    min_accuracy: float = 0.85
+    drift_sigma: float = 3.0
+    psi_threshold: float = 0.2
+    target_column: str = "default"
+    positive_class: str = "Yes"
+    features: tuple[FeatureSpec, ...] = field(default_factory=_default_features)
+    holdout_fraction: float = 0.2
+    random_seed: int = 42
+
+    # Build: SageMaker Pipeline jobs
+    sklearn_framework_version: str = "1.2-1"
+    processing_instance_type: str = "ml.m5.large"
+    processing_instance_count: int = 1
+    training_instance_type: str = "ml.m5.large"
+    training_instance_count: int = 1
+    model_approval_status: Literal["PendingManualApproval", "Approved"] = "PendingManualApproval"
+    mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
+
+    # Serve
+    endpoint_instance_type: str = "ml.m5.large"
+    endpoint_min_instances: int = 1
+    endpoint_max_instances: int = 4
+    data_capture_percent: int = 100
+
+    # Data retention and schedules
+    capture_retention_days: int = 90
+    access_log_retention_days: int = 365
+    drift_check_rate_minutes: int = 60
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def resource_name(self, suffix: str) -> str:
+        """A physical name for resources that need one (pipeline, model package group, feature group)."""
+        return f"{self.project_name}-{suffix}"
+
+
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_FEATURE_NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
+
+
+def load_config(context: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> PlatformConfig:
+    """Build the config from defaults, then the `platform` context mapping, then single-key overrides.
+
+    `overrides` holds values as `-c key=value` delivers them (strings); they are parsed by the field's type.
+    """
+    values: dict[str, Any] = {}
+    for source_name, source in (("cdk.json context 'platform'", context or {}), ("-c", overrides or {})):
+        if not isinstance(source, Mapping):
+            raise ConfigError(f"{source_name}: expected a mapping of config keys, got {type(source).__name__}")
+        for key, raw in source.items():
+            values[key] = _parse(key, raw)
+    config = PlatformConfig(**values)
+    _validate(config)
+    return config
+
+
+def config_from_app_context(try_get_context: Any) -> PlatformConfig:
+    """Read the config from a CDK node's context (`node.try_get_context`)."""
+    known = {f.name for f in fields(PlatformConfig)}
+    overrides = {key: try_get_context(key) for key in known if try_get_context(key) is not None}
+    return load_config(try_get_context(CONTEXT_KEY), overrides)
+
+
+def _parse(key: str, raw: Any) -> Any:
+    hints = get_type_hints(PlatformConfig)
+    if key not in hints:
+        raise ConfigError(f"unknown config key '{key}' (known keys: {', '.join(sorted(hints))})")
+    hint = hints[key]
+    try:
+        if key == "features":
+            return _parse_features(json.loads(raw) if isinstance(raw, str) else raw)
+        if get_origin(hint) is Literal:
+            if raw not in get_args(hint):
+                raise ValueError(f"must be one of {', '.join(map(str, get_args(hint)))}")
+            return raw
+        if hint is bool:
+            return _parse_bool(raw)
+        if hint in (int, float):
+            if isinstance(raw, bool):
+                raise ValueError("must be a number")
+            value = hint(raw)
+            if hint is int and isinstance(raw, float) and raw != value:
+                raise ValueError("must be a whole number")
+            return value
+        if hint is str:
+            if not isinstance(raw, str):
+                raise ValueError("must be a string")
+            return raw
+    except (TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config key '{key}': invalid value {raw!r}: {exc}") from None
+    raise ConfigError(f"config key '{key}': unsupported type {hint}")
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if str(raw).lower() in ("true", "1", "yes"):
+        return True
+    if str(raw).lower() in ("false", "0", "no"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _parse_features(raw: Any) -> tuple[FeatureSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("must be a non-empty list of {name, type}")
+    specs = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping) or set(item) != {"name", "type"}:
+            raise ValueError(f"item {i} must have exactly the keys 'name' and 'type'")
+        if item["type"] not in get_args(FeatureType):
+            raise ValueError(f"item {i} ('{item['name']}'): type must be one of {', '.join(get_args(FeatureType))}")
+        specs.append(FeatureSpec(str(item["name"]), item["type"]))
+    return tuple(specs)
+
+
+def _validate(c: PlatformConfig) -> None:
+    def check(ok: bool, key: str, why: str) -> None:
+        if not ok:
+            raise ConfigError(f"config key '{key}': {why} (got {getattr(c, key)!r})")
+
+    check(bool(_NAME.match(c.project_name)), "project_name", "3-32 lowercase letters, digits or '-'")
+    check(bool(_ACCOUNT.match(c.account)), "account", "must be a 12-digit AWS account id")
+    check(bool(_REGION.match(c.region)), "region", "must be an AWS region such as us-east-1")
+    check(0.0 < c.min_accuracy < 1.0, "min_accuracy", "must be between 0 and 1")
+    check(c.drift_sigma > 0, "drift_sigma", "must be positive")
+    check(c.psi_threshold > 0, "psi_threshold", "must be positive")
+    check(0.05 <= c.holdout_fraction <= 0.5, "holdout_fraction", "must be between 0.05 and 0.5")
+    check(bool(_FEATURE_NAME.match(c.target_column)), "target_column", "must be a valid feature name")
+    names = [f.name for f in c.features]
+    check(len(names) == len(set(names)), "features", "feature names must be unique")
+    check(c.target_column not in names, "features", "must not contain the target column")
+    for name in names:
+        check(bool(_FEATURE_NAME.match(name)), "features", f"'{name}' is not a valid feature name")
+    for key in ("processing_instance_type", "training_instance_type", "endpoint_instance_type"):
+        check(
+            bool(_INSTANCE_TYPE.match(getattr(c, key))),
+            key,
+            "must be a SageMaker instance type like ml.m5.large",
+        )
+    for key in ("processing_instance_count", "training_instance_count", "endpoint_min_instances"):
+        check(1 <= getattr(c, key) <= 100, key, "must be between 1 and 100")
+    check(c.endpoint_max_instances >= c.endpoint_min_instances, "endpoint_max_instances", "must be >= min")
+    check(0 <= c.data_capture_percent <= 100, "data_capture_percent", "must be between 0 and 100")
+    check(c.capture_retention_days >= 1, "capture_retention_days", "must be at least 1")
+    check(c.access_log_retention_days >= 1, "access_log_retention_days", "must be at least 1")
+    check(1 <= c.drift_check_rate_minutes <= 1440, "drift_check_rate_minutes", "must be between 1 and 1440")
+    check(
+        bool(re.match(r"^\d+\.\d+-\d+$", c.sklearn_framework_version)),
+        "sklearn_framework_version",
+        "like 1.2-1",
+    )
+
+
+def as_dict(config: PlatformConfig) -> dict[str, Any]:
+    """The effective config as plain JSON-able data (for lineage and the README)."""
+    return dataclasses.asdict(config)

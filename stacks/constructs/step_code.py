@@ -1,0 +1,138 @@
+"""The pipeline's code, shipped as CDK assets (no hand uploads).
+
+- one file asset per processing script (SageMaker Processing takes a single script as `code`);
+- a zip of the importable packages the scripts share (`pipeline_code/`, `drift_core/`); the processing jobs put the
+  zip itself on PYTHONPATH, which Python imports from directly (zipimport);
+- two `sourcedir.tar.gz` archives, the layout the SageMaker framework containers expect for script mode: one
+  for training (train.py, its requirements and shared modules), one for inference (inference.py).
+
+The archives are built at synth time, byte-for-byte reproducible (sorted entries, zeroed times and owners), so
+the asset hash, and with it the pipeline definition, changes only when the code does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+REPO = Path(__file__).resolve().parents[2]
+PIPELINE_CODE = REPO / "pipeline_code"
+DRIFT_CORE = REPO / "drift_core"
+BUILD_DIR = REPO / ".build"
+
+PROCESSING_SCRIPTS = ("preprocess", "evaluate", "baseline")
+# Modules the step scripts import at run time (definition.py is synth-time only and stays out).
+SHARED_MODULES = ("__init__.py", "common.py", "experiment_tracking.py", "feature_ingest.py")
+# The scikit-learn 1.2-1 training image has Python 3.9 without MLflow; the sagemaker-mlflow plugin resolves the
+# tracking server ARN given as MLFLOW_TRACKING_URI. mlflow 2.x is the last line that supports Python 3.9.
+TRAINING_REQUIREMENTS = "mlflow>=2.16,<3\nsagemaker-mlflow>=0.1,<0.2\n"
+
+
+class StepCode(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, build_dir: Path = BUILD_DIR) -> None:
+        super().__init__(scope, construct_id)
+        build_dir.mkdir(parents=True, exist_ok=True)
+        self.scripts = {
+            name: s3_assets.Asset(self, f"{name.capitalize()}Script", path=str(PIPELINE_CODE / f"{name}.py"))
+            for name in PROCESSING_SCRIPTS
+        }
+        library_dir = _stage_library(build_dir)
+        self.library = s3_assets.Asset(self, "StepLibrary", path=str(library_dir))
+        training = {f"pipeline_code/{m}": (PIPELINE_CODE / m).read_bytes() for m in SHARED_MODULES}
+        training["train.py"] = (PIPELINE_CODE / "train.py").read_bytes()
+        training["requirements.txt"] = TRAINING_REQUIREMENTS.encode()
+        self.training_source = s3_assets.Asset(
+            self, "TrainingSource", path=str(write_tarball(build_dir / "training_source.tar.gz", training))
+        )
+        inference = {"inference.py": (PIPELINE_CODE / "inference.py").read_bytes()}
+        self.inference_source = s3_assets.Asset(
+            self, "InferenceSource", path=str(write_tarball(build_dir / "inference_source.tar.gz", inference))
+        )
+
+    @property
+    def library_file_name(self) -> str:
+        """The zip's object name, which is also its file name inside the processing job."""
+        return self.library.s3_object_key
+
+    def all_assets(self) -> Iterable[s3_assets.Asset]:
+        return [*self.scripts.values(), self.library, self.training_source, self.inference_source]
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        """Read access to exactly these asset objects (asset.grant_read would open the whole asset bucket)."""
+        stack = cdk.Stack.of(self)
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject"],
+            resource_arns=[
+                stack.format_arn(
+                    service="s3",
+                    region="",
+                    account="",
+                    resource=a.s3_bucket_name,
+                    resource_name=a.s3_object_key,
+                )
+                for a in self.all_assets()
+            ],
+        )
+
+
+def _library_files() -> dict[str, Path]:
+    files = {f"pipeline_code/{m}": PIPELINE_CODE / m for m in SHARED_MODULES}
+    for path in sorted(DRIFT_CORE.rglob("*.py")):
+        files[f"drift_core/{path.relative_to(DRIFT_CORE).as_posix()}"] = path
+    return files
+
+
+def _stage_library(build_dir: Path) -> Path:
+    """Copy the shared packages into a folder named by their content hash.
+
+    Staging is atomic (a temporary folder renamed into place), so concurrent synths, as in parallel tests, never
+    see a half-written folder.
+    """
+    files = _library_files()
+    digest = hashlib.sha256()
+    for name, path in files.items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    target = build_dir / f"step_library-{digest.hexdigest()[:16]}"
+    if target.exists():
+        return target
+    staging = Path(tempfile.mkdtemp(prefix="step_library-", dir=build_dir))
+    for name, path in files.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, staging / name)
+    try:
+        staging.rename(target)
+    except OSError:  # another process staged the same content first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def write_tarball(path: Path, files: dict[str, bytes]) -> Path:
+    """A reproducible .tar.gz: sorted members, zero mtime/uid/gid, gzip header without a timestamp."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(files[name]), 0, 0o644
+            tar.addfile(info, io.BytesIO(files[name]))
+    compressed = io.BytesIO()
+    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw.getvalue())
+    data = compressed.getvalue()
+    if not path.exists() or path.read_bytes() != data:
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)  # atomic, for the same reason as the library folder
+    return path

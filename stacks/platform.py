@@ -1,0 +1,55 @@
+"""The platform as a set of stacks, one per lifecycle stage, wired by typed properties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from stacks.build_stack import BuildStack
+from stacks.config import PlatformConfig
+from stacks.data_stack import DataStack
+from stacks.nag_review import ReviewedWildcards
+
+
+@dataclass(frozen=True)
+class Platform:
+    data: DataStack
+    build: BuildStack
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return [self.data, self.build]
+
+
+def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
+    env = cdk.Environment(account=config.account, region=config.region)
+    prefix = _stack_prefix(config)
+    data = DataStack(scope, f"{prefix}-data", config=config, env=env, description="MLOps data: buckets, key, features")
+    build = BuildStack(
+        scope,
+        f"{prefix}-build",
+        config=config,
+        key=data.key,
+        raw_bucket=data.raw_bucket,
+        artifact_bucket=data.artifact_bucket,
+        feature_group_name=data.feature_group.feature_group_name,
+        feature_group_arn=data.feature_group_arn,
+        env=env,
+        description="MLOps build: SageMaker Pipeline, model registry, MLflow",
+    )
+    for stack in (data, build):
+        cdk.Tags.of(stack).add("project", config.project_name)
+    return Platform(data=data, build=build)
+
+
+def add_guards(app: cdk.App) -> None:
+    """cdk-nag's AWS Solutions pack runs on every synth; an unacknowledged finding stops the synth."""
+    # The wildcard review must run first: it acknowledges the reviewed IAM5 findings that cdk-nag then reads.
+    cdk.Validations.of(app).add_plugins(ReviewedWildcards(app), AwsSolutionsChecks(app, verbose=True))
+
+
+def _stack_prefix(config: PlatformConfig) -> str:
+    return "".join(part.capitalize() for part in config.project_name.split("-"))

@@ -1,0 +1,73 @@
+"""Shared fixtures: one synth of the whole app per test session, the demo data set, the repo root."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+
+
+def cdk_context() -> dict[str, Any]:
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+@dataclass
+class Synthesized:
+    """The synthesized cloud assembly: templates by stack id, and where they were written."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+
+    def template(self, suffix: str) -> dict[str, Any]:
+        matches = [name for name in self.templates if name.endswith(suffix)]
+        assert len(matches) == 1, f"expected one stack ending in {suffix!r}, got {sorted(self.templates)}"
+        return self.templates[matches[0]]
+
+
+def synth_app(outdir: Path, context: dict[str, Any] | None = None, validation: bool = False) -> Synthesized:
+    """Synthesize the platform like app.py does (cdk-nag included), without CDK's CloudFormation validation."""
+    import aws_cdk as cdk
+
+    from stacks.config import config_from_app_context
+    from stacks.platform import add_guards, add_platform
+
+    app = cdk.App(outdir=str(outdir), context=context or cdk_context(), builtin_cloud_formation_validation=validation)
+    add_platform(app, config_from_app_context(app.node.try_get_context))
+    add_guards(app)
+    assembly = app.synth()
+    return Synthesized(outdir, {stack.stack_name: stack.template for stack in assembly.stacks})
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synth_app(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def demo_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real ISLR Default credit data set, as the demo uses it."""
+    from mlops.sample_data import export_dataset
+
+    path = tmp_path_factory.mktemp("data") / "credit_default.csv"
+    export_dataset("ISLR", "Default", path)
+    return path
+
+
+@pytest.fixture()
+def in_tmp_cwd(tmp_path: Path) -> Iterator[Path]:
+    """Run a CLI command from an empty folder (its default outputs land there, not in the repo)."""
+    previous = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        os.chdir(previous)
