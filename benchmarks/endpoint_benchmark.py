@@ -31,9 +31,7 @@ def _line(name: str, report: LoadReport) -> str:
     )
 
 
-def _swap(
-    server: EndpointServer, bodies: list[bytes], new_model: Path, args: argparse.Namespace
-) -> LoadReport:
+def _swap(server: EndpointServer, bodies: list[bytes], new_model: Path, args: argparse.Namespace) -> LoadReport:
     """Load from before the deploy call until it ends; report only requests sent during the deployment."""
     policy = BlueGreenPolicy(
         TrafficRouting(RoutingType.CANARY, wait_interval_s=args.bake_seconds, canary_percent=10.0),
@@ -44,9 +42,7 @@ def _swap(
     limit = args.bake_seconds * 2 + 30.0
     loader = threading.Thread(
         target=lambda: box.append(
-            run_load(
-                server.url, bodies, clients=args.clients, duration_s=limit, max_requests=200_000, stop=stop
-            )
+            run_load(server.url, bodies, clients=args.clients, duration_s=limit, max_requests=200_000, stop=stop)
         )
     )
     loader.start()
@@ -70,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     data = load_default_data(rows=400)
-    bodies = [
-        ",".join(str(v) for v in row).encode() for row in data[FEATURES].head(200).itertuples(index=False)
-    ]
+    bodies = [",".join(str(v) for v in row).encode() for row in data[FEATURES].head(200).itertuples(index=False)]
     with tempfile.TemporaryDirectory(prefix="endpoint-bench-") as tmp:
         root = Path(tmp)
         v1 = write_model_dir(root / "v1", "v1", data, c=1.0)
@@ -84,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.url, bodies, clients=args.clients, duration_s=args.steady_seconds, max_requests=200_000
             )
             swap = _swap(server, bodies, v2, args)
-        print(
-            f"setup   clients={args.clients} capture={'off' if args.no_capture else '100%'} payload=1 CSV row"
-        )
+        print(f"setup   clients={args.clients} capture={'off' if args.no_capture else '100%'} payload=1 CSV row")
         print(_line("steady", steady))
         print(_line("swap", swap))
         ratio = swap.latency_ms(0.99) / max(steady.latency_ms(0.99), 1e-9)

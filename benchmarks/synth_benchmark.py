@@ -46,7 +46,10 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores; median of {REPEATS} runs after one warm-up")
     print(f"floor   python -c 'import aws_cdk'            {floor:6.2f} s")
     print(f"synth   cdk synth, all stacks (make synth)    {fast:6.2f} s   {fast / floor:5.1f}x floor")
-    print(f"synth   with built-in CFN validation          {full:6.2f} s   {full / floor:5.1f}x floor, {full / fast:.1f}x synth")
+    print(
+        f"synth   with built-in CFN validation          {full:6.2f} s   {full / floor:5.1f}x floor, "
+        f"{full / fast:.1f}x synth"
+    )
     print(f"target  synth under 10 s: {'met' if fast < 10 else 'NOT met'}")
     return 0
 

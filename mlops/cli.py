@@ -34,19 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
-    # Imported lazily so that `mlops --help` does not pay for pandas/sklearn imports.
-    from mlops import pipeline_cli
+    # Imported here, not at module level, so that `mlops --help` does not pay for pandas and scikit-learn.
+    from mlops import drift_cli, pipeline_cli, serve_cli
 
-    registrars = [pipeline_cli.register]
-    for optional in ("drift_cli", "serve_cli"):
-        try:
-            module = __import__(f"mlops.{optional}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"mlops.{optional}":
-                raise
-            continue
-        registrars.append(module.register)
-    return registrars
+    return [pipeline_cli.register, drift_cli.register, serve_cli.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

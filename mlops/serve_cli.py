@@ -17,16 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve a model directory over HTTP (GET /ping, POST /invocations) on 127.0.0.1",
         description="Serve a model directory with the SageMaker container contract on 127.0.0.1.",
     )
-    parser.add_argument(
-        "--model-dir", required=True, type=Path, help="folder with model.joblib + model_meta.json"
-    )
+    parser.add_argument("--model-dir", required=True, type=Path, help="folder with model.joblib + model_meta.json")
     parser.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1 (0 picks a free one)")
-    parser.add_argument(
-        "--capture-dir", type=Path, default=None, help="write SageMaker-format data capture here"
-    )
-    parser.add_argument(
-        "--capture-percent", type=float, default=100.0, help="share of invocations to capture (0-100)"
-    )
+    parser.add_argument("--capture-dir", type=Path, default=None, help="write SageMaker-format data capture here")
+    parser.add_argument("--capture-percent", type=float, default=100.0, help="share of invocations to capture (0-100)")
     parser.set_defaults(handler=run)
 
 

@@ -108,9 +108,7 @@ def model_fn(model_dir: str) -> LoadedModel:
 def input_fn(request_body: str | bytes | bytearray, content_type: str | None) -> Payload:
     media_type = _media_type(content_type or JSON)
     if media_type not in (CSV, JSON):
-        raise UnsupportedContentTypeError(
-            f"unsupported content type '{content_type}': use '{CSV}' or '{JSON}'"
-        )
+        raise UnsupportedContentTypeError(f"unsupported content type '{content_type}': use '{CSV}' or '{JSON}'")
     text = _decode(request_body)
     if not text.strip():
         raise PayloadError("empty request body: send at least one row")
@@ -153,9 +151,7 @@ def to_frame(payload: Payload, meta: dict[str, Any]) -> pd.DataFrame:
     columns: dict[str, list[Any]] = {name: [] for name in features}
     for number, row in enumerate(rows, start=1):
         if len(row) != len(features):
-            raise PayloadError(
-                f"row {number} has {len(row)} values, expected {len(features)} ({', '.join(features)})"
-            )
+            raise PayloadError(f"row {number} has {len(row)} values, expected {len(features)} ({', '.join(features)})")
         for name, value in zip(features, row):
             cell = _numeric(value, number, name) if name in numeric else _categorical(value)
             columns[name].append(cell)
@@ -173,9 +169,7 @@ def _parse_json(text: str) -> Payload:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(
-            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if isinstance(document, dict) and "instances" in document:
         instances = document["instances"]
     elif isinstance(document, dict):
@@ -190,9 +184,7 @@ def _parse_json(text: str) -> Payload:
         return Payload(rows=[], records=instances, fmt="records")
     for number, item in enumerate(instances, start=1):
         if not isinstance(item, (list, dict)):
-            raise PayloadError(
-                f"row {number} must be a list of values or an object, got {type(item).__name__}"
-            )
+            raise PayloadError(f"row {number} must be a list of values or an object, got {type(item).__name__}")
     raise PayloadError("'instances' must be all lists or all objects, not a mix")
 
 
@@ -205,9 +197,7 @@ def _rows_from_records(records: list[dict[str, Any]], features: list[str]) -> li
             raise PayloadError(f"row {number} is missing column '{missing[0]}'")
         unknown = [name for name in record if name not in known]
         if unknown:
-            raise PayloadError(
-                f"row {number} has unknown column '{unknown[0]}' (expected {', '.join(features)})"
-            )
+            raise PayloadError(f"row {number} has unknown column '{unknown[0]}' (expected {', '.join(features)})")
         rows.append([record[name] for name in features])
     return rows
 

@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri
@@ -22,6 +23,7 @@ from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
 from stacks.constructs.step_code import StepCode
 
 RAW_PREFIX = "raw"
+NO_MODEL = "none"  # the value lambdas/deploy_model reads as "nothing deployed yet"
 PIPELINE_PREFIX = "pipelines"
 MLFLOW_PREFIX = "mlflow"
 
@@ -47,6 +49,15 @@ class BuildStack(cdk.Stack):
             "ModelPackageGroup",
             model_package_group_name=self.model_package_group_name,
             model_package_group_description=f"{config.project_name}: models that passed the accuracy gate",
+        )
+        # The model package the endpoint serves (desired state). The deploy function owns its value after creation:
+        # CloudFormation rewrites it only if this resource's properties change, so they must stay as they are.
+        self.approved_package = ssm.StringParameter(
+            self,
+            "ApprovedModelPackage",
+            parameter_name=config.approved_package_parameter,
+            string_value=NO_MODEL,
+            description="ARN of the approved model package the endpoint serves; 'none' until the first approval",
         )
         self.step_code = StepCode(self, "StepCode")
         self.mlflow = self._mlflow_server(config, key, artifact_bucket)

@@ -69,10 +69,23 @@ class PlatformConfig:
     mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
 
     # Serve
+    serving_mode: Literal["realtime", "serverless", "async"] = "realtime"
     endpoint_instance_type: str = "ml.m5.large"
     endpoint_min_instances: int = 1
     endpoint_max_instances: int = 4
+    invocations_per_instance_target: int = 200
+    scale_in_cooldown_seconds: int = 600
+    scale_out_cooldown_seconds: int = 60
     data_capture_percent: int = 100
+    canary_percent: int = 10
+    canary_bake_seconds: int = 300
+    termination_wait_seconds: int = 300
+    rollback_5xx_errors: int = 1
+    rollback_model_latency_ms: int = 1000
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 10
+    async_max_concurrent_invocations: int = 4
+    powertools_layer_version: int = 27
 
     # Data retention and schedules
     capture_retention_days: int = 90
@@ -82,6 +95,11 @@ class PlatformConfig:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
+
+    @property
+    def approved_package_parameter(self) -> str:
+        """SSM parameter holding the model package the endpoint serves (the deploy path's desired state)."""
+        return f"/{self.project_name}/serving/approved-model-package-arn"
 
     def resource_name(self, suffix: str) -> str:
         """A physical name for resources that need one (pipeline, model package group, feature group)."""
@@ -199,6 +217,16 @@ def _validate(c: PlatformConfig) -> None:
         check(1 <= getattr(c, key) <= 100, key, "must be between 1 and 100")
     check(c.endpoint_max_instances >= c.endpoint_min_instances, "endpoint_max_instances", "must be >= min")
     check(0 <= c.data_capture_percent <= 100, "data_capture_percent", "must be between 0 and 100")
+    check(1 <= c.canary_percent <= 50, "canary_percent", "must be between 1 and 50")
+    check(60 <= c.canary_bake_seconds <= 3600, "canary_bake_seconds", "must be between 60 and 3600")
+    check(0 <= c.termination_wait_seconds <= 3600, "termination_wait_seconds", "must be between 0 and 3600")
+    check(c.invocations_per_instance_target >= 1, "invocations_per_instance_target", "must be at least 1")
+    check(c.rollback_5xx_errors >= 1, "rollback_5xx_errors", "must be at least 1")
+    check(c.rollback_model_latency_ms >= 1, "rollback_model_latency_ms", "must be at least 1")
+    check(c.serverless_memory_mb in (1024, 2048, 3072, 4096, 5120, 6144), "serverless_memory_mb", "1024..6144 by 1024")
+    check(1 <= c.serverless_max_concurrency <= 200, "serverless_max_concurrency", "must be between 1 and 200")
+    check(c.async_max_concurrent_invocations >= 1, "async_max_concurrent_invocations", "must be at least 1")
+    check(c.powertools_layer_version >= 1, "powertools_layer_version", "must be a published layer version")
     check(c.capture_retention_days >= 1, "capture_retention_days", "must be at least 1")
     check(c.access_log_retention_days >= 1, "access_log_retention_days", "must be at least 1")
     check(1 <= c.drift_check_rate_minutes <= 1440, "drift_check_rate_minutes", "must be between 1 and 1440")

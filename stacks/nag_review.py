@@ -54,12 +54,12 @@ REVIEWS: tuple[Review, ...] = (
         "Data-key action groups of CDK's key.grant_encrypt_decrypt, on the platform's single data key only.",
     ),
     Review(
-        rf"Resource::<?[^/]*{_PLATFORM_BUCKETS}[^/]*/(mlflow/|offline-store/)?\*",
+        rf"Resource::<?[^/]*{_PLATFORM_BUCKETS}[^/]*/([a-z-]+/)?\*",
         "Objects inside one of the platform's buckets (or one prefix of it); S3 object ARNs need a wildcard.",
     ),
     Review(
-        r"Resource::arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:/aws/sagemaker/\*",
-        "SageMaker jobs write to log groups they name per job under /aws/sagemaker/.",
+        r"Resource::arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:/aws/sagemaker/(Endpoints/)?\*",
+        "SageMaker jobs and endpoints write to log groups SageMaker names per job/endpoint under /aws/sagemaker/.",
     ),
     Review(
         r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(processing-job|training-job)/pipelines-\*",
@@ -68,6 +68,20 @@ REVIEWS: tuple[Review, ...] = (
     Review(
         r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-z0-9-]+/\*",
         "Model package versions of the project's one model package group.",
+    ),
+    # The delivery pipeline (CDK Pipelines, stacks/delivery_stack.py)
+    Review(
+        r"Resource::<PipelineArtifactsBucket[0-9A-F]{8}\.Arn>/\*",
+        "Objects in the delivery pipeline's own artifact bucket: each step reads its input and writes its output "
+        "artifacts there under names CodePipeline generates per execution.",
+    ),
+    Review(
+        r"Resource::arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:/aws/codebuild/<Pipeline[A-Za-z0-9]+>:\*",
+        "Log streams in one pipeline CodeBuild project's own log group; CodeBuild names a stream per build.",
+    ),
+    Review(
+        r"Resource::arn:aws[a-z-]*:codebuild:[a-z0-9-]+:\d{12}:report-group/<Pipeline[A-Za-z0-9]+>-\*",
+        "Test report groups of one pipeline CodeBuild project; CodeBuild names them <project>-<report>.",
     ),
 )
 

@@ -12,16 +12,18 @@ from stacks.build_stack import BuildStack
 from stacks.config import PlatformConfig
 from stacks.data_stack import DataStack
 from stacks.nag_review import ReviewedWildcards
+from stacks.serving_stack import ServingStack
 
 
 @dataclass(frozen=True)
 class Platform:
     data: DataStack
     build: BuildStack
+    serving: ServingStack
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, self.build]
+        return [self.data, self.build, self.serving]
 
 
 def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
@@ -40,9 +42,22 @@ def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
         env=env,
         description="MLOps build: SageMaker Pipeline, model registry, MLflow",
     )
-    for stack in (data, build):
+    serving = ServingStack(
+        scope,
+        f"{prefix}-serving",
+        config=config,
+        key=data.key,
+        artifact_bucket=data.artifact_bucket,
+        capture_bucket=data.capture_bucket,
+        model_package_group_name=build.model_package_group_name,
+        approved_package=build.approved_package,
+        env=env,
+        description="MLOps serving: endpoint for the approved model, blue/green deploy path, auto scaling",
+    )
+    platform = Platform(data=data, build=build, serving=serving)
+    for stack in platform.stacks:
         cdk.Tags.of(stack).add("project", config.project_name)
-    return Platform(data=data, build=build)
+    return platform
 
 
 def add_guards(app: cdk.App) -> None:

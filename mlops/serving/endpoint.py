@@ -119,9 +119,7 @@ class Endpoint:
         try:
             response = fleet.handler.invoke(body, content_type, accept)
             status = 200
-            return InvocationResult(
-                200, response.body, response.content_type, fleet.name, fleet.model_version
-            )
+            return InvocationResult(200, response.body, response.content_type, fleet.name, fleet.model_version)
         except ClientError as exc:
             status = exc.status
             return _error(status, "ClientError", exc.message, fleet)

@@ -52,9 +52,7 @@ def build_pipeline(c: float = 1.0, broken: bool = False) -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("classifier", LogisticRegression(C=c, max_iter=500))])
 
 
-def write_model_dir(
-    out_dir: Path, version: str, data: pd.DataFrame, c: float = 1.0, broken: bool = False
-) -> Path:
+def write_model_dir(out_dir: Path, version: str, data: pd.DataFrame, c: float = 1.0, broken: bool = False) -> Path:
     """Fit and write ``model.joblib`` + ``model_meta.json`` into ``out_dir``; return ``out_dir``."""
     train = data[data["student"] == "No"] if broken else data
     pipeline = build_pipeline(c=c, broken=broken).fit(train[FEATURES], train[TARGET])

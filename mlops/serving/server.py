@@ -51,14 +51,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(length_header) if length_header.isdigit() else -1
         if not 0 <= length <= MAX_PAYLOAD_BYTES:
             self.close_connection = True
-            self._send_error(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"payload must be 0..{MAX_PAYLOAD_BYTES} bytes"
-            )
+            self._send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"payload must be 0..{MAX_PAYLOAD_BYTES} bytes")
             return
         body = self.rfile.read(length)
-        content_type = (
-            self.headers.get("ContentType") or self.headers.get("Content-Type") or "application/json"
-        )
+        content_type = self.headers.get("ContentType") or self.headers.get("Content-Type") or "application/json"
         accept = self.headers.get("Accept") or DEFAULT_ACCEPT
         if accept.strip() == "*/*":
             accept = DEFAULT_ACCEPT
@@ -87,9 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps({"error": status.phrase, "message": message}).encode("utf-8")
         self._send(status, body, "application/json")
 
-    def _send(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -134,9 +128,7 @@ class EndpointServer:
         inference_path: Path = INFERENCE_PATH,
     ) -> EndpointServer:
         """Load and warm ``model_dir``, then listen on 127.0.0.1:``port`` (0 picks a free port)."""
-        endpoint = Endpoint(
-            Path(model_dir), name=endpoint_name, capture=capture, inference_path=inference_path
-        )
+        endpoint = Endpoint(Path(model_dir), name=endpoint_name, capture=capture, inference_path=inference_path)
         try:
             server = cls(endpoint, port)
         except BaseException:

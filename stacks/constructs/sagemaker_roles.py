@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.constructs.image_pull import grant_image_pull
 from stacks.constructs.step_code import StepCode
 
 SAGEMAKER = iam.ServicePrincipal("sagemaker.amazonaws.com")
@@ -70,23 +71,7 @@ class JobRole(iam.Role):
                 ],
             )
         )
-        image_account, _, rest = image_uri.partition(".dkr.ecr.")
-        repository = rest.split("/", 1)[1].split(":", 1)[0]
-        self.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchCheckLayerAvailability",
-                ],
-                resources=[
-                    stack.format_arn(
-                        service="ecr", account=image_account, resource="repository", resource_name=repository
-                    )
-                ],
-            )
-        )
-        self.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        grant_image_pull(self, image_uri)
         self.add_to_policy(iam.PolicyStatement(actions=["sagemaker:PutRecord"], resources=[feature_group_arn]))
         self.add_to_policy(iam.PolicyStatement(actions=MLFLOW_LOGGING_ACTIONS, resources=[mlflow_tracking_server_arn]))
 

@@ -85,9 +85,7 @@ def test_broken_model_rolls_back_automatically_with_zero_failures(
     server: EndpointServer, model_broken: Path, csv_rows: list[bytes]
 ) -> None:
     deployment_box = []
-    action = threading.Thread(
-        target=lambda: deployment_box.append(server.deploy(model_broken, CANARY).wait(10))
-    )
+    action = threading.Thread(target=lambda: deployment_box.append(server.deploy(model_broken, CANARY).wait(10)))
     report = _load_during(server, csv_rows, action)
     result = deployment_box[0]
 

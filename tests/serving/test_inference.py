@@ -28,9 +28,7 @@ def _run(inf: ModuleType, model: Any, body: str | bytes, ctype: str, accept: str
     return inf.output_fn(inf.predict_fn(inf.input_fn(body, ctype), model), accept)
 
 
-def _error(
-    inf: ModuleType, model: Any, body: str | bytes, ctype: str, accept: str = "application/json"
-) -> Any:
+def _error(inf: ModuleType, model: Any, body: str | bytes, ctype: str, accept: str = "application/json") -> Any:
     with pytest.raises(inf.PayloadError) as info:
         _run(inf, model, body, ctype, accept)
     return info.value

@@ -1,0 +1,1 @@
+"""Lambda handlers, one folder each; every folder is deployed as its own asset."""

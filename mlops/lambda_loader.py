@@ -1,0 +1,31 @@
+"""Load a Lambda handler from its asset folder, as the Lambda runtime would (folder on sys.path, `handler` module).
+
+Each folder is imported in isolation: its modules are loaded under the folder's own names and then removed from
+`sys.modules`, so two handlers with a sibling module of the same name never see each other's code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
+
+
+def load_handler_module(folder: str | Path, module: str = "handler") -> ModuleType:
+    root = Path(folder) if Path(folder).is_absolute() else LAMBDAS / folder
+    if not (root / f"{module}.py").exists():
+        raise FileNotFoundError(f"{root}: no {module}.py")
+    local = {p.stem for p in root.glob("*.py")}
+    before = set(sys.modules)
+    sys.path.insert(0, str(root))
+    try:
+        for name in local & before:  # a sibling of another handler with the same name
+            del sys.modules[name]
+        return importlib.import_module(module)
+    finally:
+        sys.path.remove(str(root))
+        for name in local:
+            sys.modules.pop(name, None)

@@ -1,0 +1,363 @@
+"""ServingStack: the endpoint for the approved model package, its guardrails, scaling and deploy path.
+
+Deploy path (see README "How a model reaches the endpoint"): a model package approved in the registry emits an
+EventBridge event; the deploy function checks the package is Approved in this project's group, writes its ARN to
+an SSM parameter and updates this stack. The stack reads that parameter as an `AWS::SSM::Parameter::Value<String>`
+parameter, so every update, including a later `cdk deploy`, serves the approved package and never rolls it back.
+Until the first approval the parameter is "none" and the condition below leaves the model and endpoint out, so
+the stack deploys cleanly without a model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from pipeline_code.definition import sklearn_image_uri
+from stacks.build_stack import NO_MODEL
+from stacks.config import PlatformConfig
+from stacks.constructs.image_pull import grant_image_pull
+from stacks.constructs.python_handler import PythonHandler
+
+VARIANT = "AllTraffic"
+CAPTURE_PREFIX = "capture"
+ASYNC_PREFIX = "async"
+
+
+class ServingStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        key: kms.IKey,
+        artifact_bucket: s3.IBucket,
+        capture_bucket: s3.IBucket,
+        model_package_group_name: str,
+        approved_package: ssm.IStringParameter,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.endpoint_name = config.resource_name("endpoint")
+        self.variant_name = VARIANT
+        self.approved_package_arn = cdk.CfnParameter(
+            self,
+            "ApprovedModelPackageArn",
+            type="AWS::SSM::Parameter::Value<String>",
+            default=config.approved_package_parameter,
+            description="SSM parameter with the approved model package ARN (written by the deploy function)",
+        )
+        self.has_model = cdk.CfnCondition(
+            self,
+            "HasApprovedModel",
+            expression=cdk.Fn.condition_not(
+                cdk.Fn.condition_equals(self.approved_package_arn.value_as_string, NO_MODEL)
+            ),
+        )
+        self.model_role = self._model_role(key, artifact_bucket, model_package_group_name)
+        self.alarms = self._rollback_alarms(config)
+        self.notifications = sns.Topic(self, "Notifications", master_key=key, enforce_ssl=True)
+        model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.model_role.role_arn,
+            containers=[
+                sagemaker.CfnModel.ContainerDefinitionProperty(
+                    model_package_name=self.approved_package_arn.value_as_string
+                )
+            ],
+            enable_network_isolation=True,
+        )
+        endpoint_config = self._endpoint_config(config, key, capture_bucket, model)
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=endpoint_config.attr_endpoint_config_name,
+            deployment_config=self._deployment_config(config),
+            # Keep the instance count auto scaling has set when a new model rolls out (SageMaker allows a model
+            # change on a scaled variant; an instance-type change needs the variant deregistered first).
+            retain_all_variant_properties=config.serving_mode == "realtime",
+        )
+        for resource in (model, endpoint_config, self.endpoint):
+            resource.cfn_options.condition = self.has_model
+        if config.serving_mode == "realtime":
+            self._autoscaling(config)
+        self.deploy_function = self._deploy_path(config, model_package_group_name, approved_package)
+        cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name, condition=self.has_model)
+        cdk.CfnOutput(self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string)
+
+    def _model_role(self, key: kms.IKey, artifact_bucket: s3.IBucket, group: str) -> iam.Role:
+        role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+        artifact_bucket.grant_read(role)  # model.tar.gz and the inference source live under the artifact bucket
+        key.grant_decrypt(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
+            )
+        )
+        grant_image_pull(role, sklearn_image_uri(self.config.region, self.config.sklearn_framework_version))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/Endpoints/*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        return role
+
+    def _endpoint_config(
+        self, config: PlatformConfig, key: kms.IKey, capture_bucket: s3.IBucket, model: sagemaker.CfnModel
+    ) -> sagemaker.CfnEndpointConfig:
+        variant: dict[str, Any] = {"variant_name": VARIANT, "model_name": model.attr_model_name}
+        extra: dict[str, Any] = {}
+        if config.serving_mode == "serverless":
+            variant["serverless_config"] = sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                memory_size_in_mb=config.serverless_memory_mb, max_concurrency=config.serverless_max_concurrency
+            )
+        else:
+            variant.update(
+                instance_type=config.endpoint_instance_type,
+                initial_instance_count=config.endpoint_min_instances,
+                initial_variant_weight=1.0,
+            )
+            # Volume encryption; serverless endpoints have no instance volume to encrypt.
+            extra["kms_key_id"] = key.key_arn
+        if config.serving_mode != "serverless":
+            # Serverless endpoints do not support data capture; the drift monitor then has no input (README).
+            capture_bucket.grant_read_write(self.model_role, f"{CAPTURE_PREFIX}/*")
+            extra["data_capture_config"] = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=config.data_capture_percent > 0,
+                initial_sampling_percentage=max(config.data_capture_percent, 1),
+                destination_s3_uri=capture_bucket.s3_url_for_object(CAPTURE_PREFIX),
+                kms_key_id=key.key_arn,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"], json_content_types=["application/json"]
+                ),
+            )
+        if config.serving_mode == "async":
+            capture_bucket.grant_read_write(self.model_role, f"{ASYNC_PREFIX}/*")
+            self.notifications.grant_publish(self.model_role)
+            extra["async_inference_config"] = sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+                output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                    s3_output_path=capture_bucket.s3_url_for_object(f"{ASYNC_PREFIX}/output"),
+                    s3_failure_path=capture_bucket.s3_url_for_object(f"{ASYNC_PREFIX}/failure"),
+                    kms_key_id=key.key_arn,
+                    notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                        success_topic=self.notifications.topic_arn, error_topic=self.notifications.topic_arn
+                    ),
+                ),
+                client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                    max_concurrent_invocations_per_instance=config.async_max_concurrent_invocations
+                ),
+            )
+        return sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(**variant)],
+            **extra,
+        )
+
+    def _rollback_alarms(self, config: PlatformConfig) -> list[cloudwatch.Alarm]:
+        dimensions = {"EndpointName": self.endpoint_name, "VariantName": VARIANT}
+
+        def metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=name,
+                dimensions_map=dimensions,
+                statistic=statistic,
+                period=cdk.Duration.minutes(1),
+            )
+
+        errors = cloudwatch.Alarm(
+            self,
+            "Invocation5xxAlarm",
+            alarm_description="Endpoint returns 5XX errors: rolls a blue/green deployment back",
+            metric=metric("Invocation5XXErrors", "Sum"),
+            threshold=config.rollback_5xx_errors,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        latency = cloudwatch.Alarm(
+            self,
+            "ModelLatencyAlarm",
+            alarm_description="Model latency above the limit: rolls a blue/green deployment back",
+            metric=metric("ModelLatency", "p99"),  # microseconds
+            threshold=config.rollback_model_latency_ms * 1000,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return [errors, latency]
+
+    def _deployment_config(self, config: PlatformConfig) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        rollback = sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name) for a in self.alarms]
+        )
+        if config.serving_mode == "realtime":
+            routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                type="CANARY",
+                canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                    type="CAPACITY_PERCENT", value=config.canary_percent
+                ),
+                wait_interval_in_seconds=config.canary_bake_seconds,
+            )
+        else:
+            # Canary and linear shifting need instances; serverless and async endpoints shift all at once.
+            routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                type="ALL_AT_ONCE", wait_interval_in_seconds=config.canary_bake_seconds
+            )
+        return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=routing,
+                termination_wait_in_seconds=config.termination_wait_seconds,
+                maximum_execution_timeout_in_seconds=3 * config.canary_bake_seconds
+                + config.termination_wait_seconds
+                + 1800,
+            ),
+            auto_rollback_configuration=rollback,
+        )
+
+    def _autoscaling(self, config: PlatformConfig) -> None:
+        target = autoscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=config.endpoint_min_instances,
+            max_capacity=config.endpoint_max_instances,
+        )
+        policy = target.scale_to_track_metric(
+            "InvocationsPerInstance",
+            target_value=config.invocations_per_instance_target,
+            predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            scale_in_cooldown=cdk.Duration.seconds(config.scale_in_cooldown_seconds),
+            scale_out_cooldown=cdk.Duration.seconds(config.scale_out_cooldown_seconds),
+        )
+        scalable = target.node.default_child
+        assert isinstance(scalable, cdk.CfnResource)
+        scalable.add_dependency(self.endpoint)  # the variant must exist before it can be registered
+        for child in (scalable, policy.node.default_child):
+            child.cfn_options.condition = self.has_model  # type: ignore[union-attr]
+
+    def _deploy_path(self, config: PlatformConfig, group: str, approved_package: ssm.IStringParameter) -> PythonHandler:
+        handler = PythonHandler(
+            self,
+            "DeployModel",
+            folder="deploy_model",
+            description="Deploys an approved model package to the endpoint (blue/green, via this stack)",
+            environment={
+                "MODEL_PACKAGE_GROUP": group,
+                "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
+                "SERVING_STACK_NAME": self.stack_name,
+            },
+            powertools_layer_version=config.powertools_layer_version,
+            reserved_concurrency=1,  # deployments are serialised: one stack update at a time
+        )
+        role = handler.role
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
+            )
+        )
+        approved_package.grant_read(role)
+        approved_package.grant_write(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:DescribeStacks", "cloudformation:UpdateStack"],
+                resources=[self.stack_id],
+            )
+        )
+        # UpdateStack without a RoleARN runs as the role the stack was deployed with (CDK's CloudFormation
+        # execution role), which the function hands over to CloudFormation.
+        qualifier = self.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or "hnb659fds"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[
+                    self.format_arn(
+                        service="iam",
+                        region="",
+                        resource="role",
+                        resource_name=f"cdk-{qualifier}-cfn-exec-role-{self.account}-{self.region}",
+                    )
+                ],
+                conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+            )
+        )
+        dead_letters = sqs.Queue(
+            self,
+            "DeployDeadLetters",
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            retention_period=cdk.Duration.days(14),
+        )
+        cdk.Validations.of(dead_letters).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is itself the dead-letter queue of the deploy function and of its event rules.",
+            )
+        )
+        # Function errors (RetryLater while the stack updates) are retried by Lambda's asynchronous invocation.
+        handler.function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=cdk.Duration.hours(6),
+            on_failure=destinations.SqsDestination(dead_letters),
+        )
+        target = targets.LambdaFunction(
+            handler.function, dead_letter_queue=dead_letters, retry_attempts=4, max_event_age=cdk.Duration.hours(2)
+        )
+        events.Rule(
+            self,
+            "ModelApproved",
+            description="A model package of this project was approved",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={"ModelPackageGroupName": [group], "ModelApprovalStatus": ["Approved"]},
+            ),
+            targets=[target],
+        )
+        events.Rule(
+            self,
+            "DeploymentRolledBack",
+            description="An update of this stack rolled back (e.g. the endpoint's blue/green alarms fired)",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change"],
+                detail={"stack-id": [self.stack_id], "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}},
+            ),
+            targets=[target],
+        )
+        return handler

@@ -1,0 +1,163 @@
+"""ServingStack: the endpoint for the approved package, blue/green guardrails, scaling, capture, deploy path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from stacks.config import load_config
+from tests.conftest import cdk_context, synth_app
+from tests.lambdas.test_deploy_model_handler import CONTRACT_TEMPLATE
+
+CONFIG = load_config()
+GUARDED = ["AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint"]
+
+
+def _only(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    (resource,) = [r for r in template["Resources"].values() if r["Type"] == kind]
+    return resource
+
+
+@pytest.fixture(scope="module")
+def serving(synthesized) -> dict[str, Any]:
+    return synthesized.template("-serving")
+
+
+def test_the_stack_resolves_the_approved_package_from_ssm_on_every_deploy(serving, synthesized) -> None:
+    parameter = serving["Parameters"]["ApprovedModelPackageArn"]
+    contract = CONTRACT_TEMPLATE["Parameters"]["ApprovedModelPackageArn"]  # what the deploy function's tests use
+    assert (parameter["Type"], parameter["Default"]) == (contract["Type"], contract["Default"])
+    assert contract["Default"] == CONFIG.approved_package_parameter
+    model = _only(serving, "AWS::SageMaker::Model")["Properties"]
+    assert model["Containers"] == [{"ModelPackageName": {"Ref": "ApprovedModelPackageArn"}}]
+    assert serving["Outputs"]["DeployedModelPackageArn"]["Value"] == {"Ref": "ApprovedModelPackageArn"}
+    # The desired-state parameter starts as "none" in the build stack; its properties never change afterwards.
+    Template.from_json(synthesized.template("-build")).has_resource_properties(
+        "AWS::SSM::Parameter", {"Name": CONFIG.approved_package_parameter, "Value": "none", "Type": "String"}
+    )
+
+
+def test_without_an_approved_package_no_model_or_endpoint_is_created(serving) -> None:
+    condition = serving["Conditions"]["HasApprovedModel"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ApprovedModelPackageArn"}, "none"]}]}
+    guarded = [*GUARDED, "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::ApplicationAutoScaling::ScalingPolicy"]
+    for kind in guarded:
+        assert _only(serving, kind)["Condition"] == "HasApprovedModel", kind
+
+
+def test_updates_are_blue_green_canary_with_automatic_rollback_on_alarms(serving) -> None:
+    endpoint = _only(serving, "AWS::SageMaker::Endpoint")["Properties"]
+    policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY",
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": CONFIG.canary_percent},
+        "WaitIntervalInSeconds": CONFIG.canary_bake_seconds,
+    }
+    assert policy["TerminationWaitInSeconds"] == CONFIG.termination_wait_seconds
+    alarms = endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    alarm_ids = {a["AlarmName"]["Ref"] for a in alarms}
+    metrics = {serving["Resources"][i]["Properties"]["MetricName"] for i in alarm_ids}
+    assert metrics == {"Invocation5XXErrors", "ModelLatency"}
+    # New models roll out on the instance count auto scaling has reached.
+    assert endpoint["RetainAllVariantProperties"] is True
+
+
+def test_data_capture_is_kms_encrypted_into_the_capture_bucket(serving) -> None:
+    config = _only(serving, "AWS::SageMaker::EndpointConfig")["Properties"]
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == CONFIG.data_capture_percent
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert "DataCapture" in json.dumps(capture["DestinationS3Uri"]) and "KmsKeyId" in capture
+    assert "KmsKeyId" in config
+    (variant,) = config["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == (
+        CONFIG.endpoint_instance_type,
+        CONFIG.endpoint_min_instances,
+    )
+
+
+def test_auto_scaling_tracks_invocations_per_instance_within_config_bounds(serving) -> None:
+    target = _only(serving, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (
+        CONFIG.endpoint_min_instances,
+        CONFIG.endpoint_max_instances,
+    )
+    assert target["ResourceId"] == f"endpoint/{CONFIG.resource_name('endpoint')}/variant/AllTraffic"
+    tracking = _only(serving, "AWS::ApplicationAutoScaling::ScalingPolicy")["Properties"][
+        "TargetTrackingScalingPolicyConfiguration"
+    ]
+    assert tracking["TargetValue"] == CONFIG.invocations_per_instance_target
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+    assert tracking["ScaleInCooldown"] == CONFIG.scale_in_cooldown_seconds
+
+
+def test_approvals_and_rollbacks_reach_the_deploy_function(serving) -> None:
+    template = Template.from_json(serving)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Model Package State Change"],
+                "detail": {
+                    "ModelPackageGroupName": [CONFIG.resource_name("models")],
+                    "ModelApprovalStatus": ["Approved"],
+                },
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {"EventPattern": Match.object_like({"detail-type": ["CloudFormation Stack Status Change"]})},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "handler.lambda_handler",
+            "ReservedConcurrentExecutions": 1,
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {
+                "Variables": Match.object_like({"APPROVED_PACKAGE_PARAMETER": CONFIG.approved_package_parameter})
+            },
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def mode_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    templates = {}
+    for mode in ("serverless", "async"):
+        context = cdk_context()
+        context["platform"] = {**context["platform"], "serving_mode": mode}
+        out: Path = tmp_path_factory.mktemp(mode)
+        templates[mode] = synth_app(out, context).template("-serving")
+    return templates
+
+
+def test_serverless_option(mode_templates) -> None:
+    template = mode_templates["serverless"]
+    (variant,) = _only(template, "AWS::SageMaker::EndpointConfig")["Properties"]["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {
+        "MemorySizeInMB": CONFIG.serverless_memory_mb,
+        "MaxConcurrency": CONFIG.serverless_max_concurrency,
+    }
+    assert "InstanceType" not in variant
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::ApplicationAutoScaling")]
+    routing = _only(template, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert routing["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+
+
+def test_async_option(mode_templates) -> None:
+    config = _only(mode_templates["async"], "AWS::SageMaker::EndpointConfig")["Properties"]
+    output = config["AsyncInferenceConfig"]["OutputConfig"]
+    assert "async/output" in json.dumps(output["S3OutputPath"]) and "KmsKeyId" in output
+    notifications = output["NotificationConfig"]
+    assert notifications["SuccessTopic"] == notifications["ErrorTopic"]
+    assert (
+        config["AsyncInferenceConfig"]["ClientConfig"]["MaxConcurrentInvocationsPerInstance"]
+        == CONFIG.async_max_concurrent_invocations
+    )

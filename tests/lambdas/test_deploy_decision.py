@@ -1,0 +1,47 @@
+"""The deploy decision, pure: only Approved packages of our group, once, never during a stack update."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops.lambda_loader import load_handler_module
+
+decision = load_handler_module("deploy_model", "deploy_decision")
+ARN = "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-models/3"
+
+
+def package(status: str = "Approved", group: str = "mlops-models") -> dict:
+    return {"ModelPackageArn": ARN, "ModelPackageGroupName": group, "ModelApprovalStatus": status}
+
+
+@pytest.mark.parametrize(
+    ("pkg", "desired", "stack", "action"),
+    [
+        (package(), "none", "CREATE_COMPLETE", "deploy"),
+        (package(), "arn:older", "UPDATE_ROLLBACK_COMPLETE", "deploy"),
+        (package("PendingManualApproval"), "none", "CREATE_COMPLETE", "skip"),
+        (package("Rejected"), "none", "CREATE_COMPLETE", "skip"),
+        (package(group="other"), "none", "CREATE_COMPLETE", "skip"),
+        (package(), ARN, "UPDATE_COMPLETE", "skip"),
+        (package(), "arn:older", "UPDATE_IN_PROGRESS", "retry"),
+    ],
+)
+def test_decide(pkg: dict, desired: str, stack: str, action: str) -> None:
+    assert decision.decide(pkg, "mlops-models", desired, stack).action == action
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ([], "event"),
+        ({"detail-type": "Something Else"}, "event.detail-type"),
+    ],
+)
+def test_unknown_events_name_the_field(event: object, field: str) -> None:
+    with pytest.raises(decision.MalformedEvent, match=field):
+        decision.event_kind(event)
+
+
+def test_approval_event_needs_a_package_arn() -> None:
+    with pytest.raises(decision.MalformedEvent, match="ModelPackageArn"):
+        decision.package_arn_from_event({"detail": {"ModelPackageArn": "arn:aws:s3:::bucket"}})

@@ -1,0 +1,159 @@
+"""The deploy function against moto (SageMaker registry, SSM, CloudFormation).
+
+moto runs the registry, the parameter and a stack with the serving stack's parameter/output contract. It does
+not re-resolve SSM-typed parameters on update (it answers "No updates are to be performed"), so these tests
+check what the function asks CloudFormation to do (recorded from the real boto3 calls), and the template test
+checks that the serving stack resolves the parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mlops.lambda_loader import load_handler_module
+
+GROUP = "mlops-models"
+PARAMETER = "/mlops/serving/approved-model-package-arn"
+STACK = "Mlops-serving"
+# The serving stack's contract with the deploy function (asserted against the synthesized template in
+# tests/infra/test_serving_stack.py).
+CONTRACT_TEMPLATE = {
+    "Parameters": {"ApprovedModelPackageArn": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": PARAMETER}},
+    "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {"DeployedModelPackageArn": {"Value": {"Ref": "ApprovedModelPackageArn"}}},
+}
+
+
+@pytest.fixture()
+def handler() -> Any:
+    return load_handler_module("deploy_model")
+
+
+@pytest.fixture()
+def aws(handler: Any) -> Iterator[Any]:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        region = "us-east-1"
+        clients = handler.Clients(
+            sagemaker=boto3.client("sagemaker", region_name=region),
+            ssm=boto3.client("ssm", region_name=region),
+            cloudformation=boto3.client("cloudformation", region_name=region),
+        )
+        clients.ssm.put_parameter(Name=PARAMETER, Value="none", Type="String")
+        clients.cloudformation.create_stack(StackName=STACK, TemplateBody=json.dumps(CONTRACT_TEMPLATE))
+        clients.sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        clients.updates = []
+
+        def record(params: dict[str, Any], **_: Any) -> None:
+            clients.updates.append(dict(params))
+
+        clients.cloudformation.meta.events.register("before-parameter-build.cloudformation.UpdateStack", record)
+        yield clients
+
+
+def register(aws: Any, status: str, group: str = GROUP) -> str:
+    if group != GROUP:
+        aws.sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    spec = {
+        "Containers": [{"Image": "image"}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+    arn = aws.sagemaker.create_model_package(
+        ModelPackageGroupName=group, InferenceSpecification=spec, ModelApprovalStatus=status
+    )["ModelPackageArn"]
+    return str(arn)
+
+
+def approval_event(arn: str) -> dict[str, Any]:
+    return {
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "detail": {"ModelPackageArn": arn, "ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved"},
+    }
+
+
+def desired(aws: Any) -> str:
+    return str(aws.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"])
+
+
+def test_approved_package_becomes_the_desired_one_and_the_stack_is_updated(handler: Any, aws: Any) -> None:
+    arn = register(aws, "Approved")
+    decision = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
+    assert decision.action == "deploy"
+    assert desired(aws) == arn
+    (update,) = aws.updates
+    assert update["StackName"] == STACK and update["UsePreviousTemplate"] is True
+    assert update["Parameters"] == [{"ParameterKey": "ApprovedModelPackageArn", "UsePreviousValue": True}]
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_a_package_that_is_not_approved_is_never_deployed(handler: Any, aws: Any, status: str) -> None:
+    arn = register(aws, status)
+    # Even if an event claims approval, the registry's own status decides.
+    assert handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK).action == "skip"
+    assert desired(aws) == "none" and aws.updates == []
+
+
+def test_a_package_of_another_group_is_not_deployed(handler: Any, aws: Any) -> None:
+    arn = register(aws, "Approved", group="someone-else")
+    assert handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK).action == "skip"
+    assert desired(aws) == "none" and aws.updates == []
+
+
+def test_the_same_approval_twice_deploys_once(handler: Any, aws: Any) -> None:
+    arn = register(aws, "Approved")
+    first = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
+    second = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
+    assert (first.action, second.action) == ("deploy", "skip")
+    assert len(aws.updates) == 1
+
+
+def test_a_malformed_event_is_rejected_with_the_field_and_changes_nothing(handler: Any, aws: Any, monkeypatch) -> None:
+    monkeypatch.setattr(handler, "_clients", aws)
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    monkeypatch.setenv("APPROVED_PACKAGE_PARAMETER", PARAMETER)
+    monkeypatch.setenv("SERVING_STACK_NAME", STACK)
+    event = {"detail-type": "SageMaker Model Package State Change", "detail": {"ModelPackageArn": 42}}
+    result = handler.lambda_handler(event, _Context())
+    assert result["action"] == "rejected" and "ModelPackageArn" in result["reason"]
+    assert desired(aws) == "none" and aws.updates == []
+
+
+def test_the_handler_entry_point_deploys_an_approval(handler: Any, aws: Any, monkeypatch) -> None:
+    monkeypatch.setattr(handler, "_clients", aws)
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    monkeypatch.setenv("APPROVED_PACKAGE_PARAMETER", PARAMETER)
+    monkeypatch.setenv("SERVING_STACK_NAME", STACK)
+    arn = register(aws, "Approved")
+    assert handler.lambda_handler(approval_event(arn), _Context()) == {
+        "action": "deploy",
+        "package_arn": arn,
+        "reason": "replacing 'none'",
+    }
+
+
+def test_a_rolled_back_deployment_resets_the_desired_package(handler: Any, aws: Any) -> None:
+    arn = register(aws, "Approved")
+    handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
+    event = {
+        "detail-type": "CloudFormation Stack Status Change",
+        "detail": {"status-details": {"status": "UPDATE_ROLLBACK_COMPLETE"}},
+    }
+    decision = handler.on_stack_status(event, aws, PARAMETER, STACK)
+    # The stack still serves what its output says (here: no model yet), so that becomes the desired state again.
+    assert decision.action == "deploy" and desired(aws) == "none"
+
+
+class _Context:
+    function_name = "deploy"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:111111111111:function:deploy"
+    aws_request_id = "test"
