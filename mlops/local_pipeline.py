@@ -14,12 +14,13 @@ import os
 import shutil
 import tarfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.local_registry import LocalRegistry
 from pipeline_code import baseline, evaluate, preprocess, train
 from pipeline_code.common import EVALUATION_FILE, DataError, check_target, read_csv_table
 from stacks.config import PlatformConfig
@@ -56,6 +57,8 @@ def run_local_pipeline(
     features: Sequence[str] = (),
     tracking_uri: str | None = None,
     progress: Progress = lambda _: None,
+    registry: LocalRegistry | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> LocalRunResult:
     """Run every step; bad input raises UserError naming the file or column."""
     threshold = config.min_accuracy if min_accuracy is None else min_accuracy
@@ -132,7 +135,7 @@ def run_local_pipeline(
     # The pipeline's ConditionGreaterThan: strictly above the threshold.
     if accuracy > threshold:
         with _step("register", progress, seconds):
-            registered = _register(config, paths, evaluation, accuracy)
+            registered = _register(config, paths, evaluation, accuracy, registry, metadata or {})
         message = f"registered {registered.model_package_arn} ({registered.approval_status})"
         arn, status = registered.model_package_arn, registered.approval_status
     else:
@@ -231,8 +234,14 @@ def _pack_model(model_dir: Path, archive: Path) -> None:
             tar.add(item, arcname=item.name)
 
 
-def _register(config: PlatformConfig, paths: _Paths, evaluation: dict[str, Any], accuracy: float) -> Any:
-    from mlops.local_registry import LocalRegistry
+def _register(
+    config: PlatformConfig,
+    paths: _Paths,
+    evaluation: dict[str, Any],
+    accuracy: float,
+    registry: LocalRegistry | None,
+    extra: Mapping[str, str],
+) -> Any:
     from pipeline_code.definition import sklearn_image_uri
 
     image = sklearn_image_uri(config.region, config.sklearn_framework_version)
@@ -241,13 +250,10 @@ def _register(config: PlatformConfig, paths: _Paths, evaluation: dict[str, Any],
         "accuracy": f"{accuracy:.6f}",
         "model_version": str(meta.get("model_version")),
         "mlflow_run_id": str(meta.get("mlflow_run_id")),
+        **extra,
     }
-    with LocalRegistry(config.region, config.account) as registry:
-        return registry.register(
-            config.resource_name("models"),
-            paths.model_archive,
-            image,
-            evaluation,
-            config.model_approval_status,
-            metadata,
-        )
+    group, status = config.resource_name("models"), config.model_approval_status
+    if registry is not None:  # a registry of a running moto session (the offline twin)
+        return registry.register(group, paths.model_archive, image, evaluation, status, metadata)
+    with LocalRegistry(config.region, config.account) as own:
+        return own.register(group, paths.model_archive, image, evaluation, status, metadata)

@@ -27,30 +27,39 @@ class RegisteredModel:
 
 
 class LocalRegistry:
-    """A moto-backed registry; use as a context manager so the mock is started and stopped once."""
+    """A moto-backed registry; use as a context manager so the mock is started and stopped once.
 
-    def __init__(self, region: str, account: str) -> None:
+    With `own_mock=False` it joins a moto session that is already running (the offline twin's) and writes model
+    artifacts to the given bucket of that session.
+    """
+
+    def __init__(self, region: str, account: str, bucket: str = ARTIFACT_BUCKET, own_mock: bool = True) -> None:
         self.region = region
         self.account = account
-        self._mock = mock_aws()
+        self.bucket = bucket
+        self._mock = mock_aws() if own_mock else None
         self._saved_account: str | None = None
         self._sagemaker: Any = None
         self._s3: Any = None
 
     def __enter__(self) -> LocalRegistry:
-        # moto names its fake account by this variable; use the platform's (dummy) account so ARNs match config.
-        self._saved_account = os.environ.get("MOTO_ACCOUNT_ID")
-        os.environ["MOTO_ACCOUNT_ID"] = self.account
-        self._mock.start()
+        if self._mock is not None:
+            # moto names its fake account by this variable; use the platform's (dummy) account so ARNs match.
+            self._saved_account = os.environ.get("MOTO_ACCOUNT_ID")
+            os.environ["MOTO_ACCOUNT_ID"] = self.account
+            self._mock.start()
         self._sagemaker = boto3.client("sagemaker", region_name=self.region)
         self._s3 = boto3.client("s3", region_name=self.region)
-        create = (
-            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
-        )
-        self._s3.create_bucket(Bucket=ARTIFACT_BUCKET, **create)
+        if self.bucket not in {b["Name"] for b in self._s3.list_buckets()["Buckets"]}:
+            where = (
+                {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
+            self._s3.create_bucket(Bucket=self.bucket, **where)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._mock is None:
+            return
         self._mock.stop()
         if self._saved_account is None:
             os.environ.pop("MOTO_ACCOUNT_ID", None)
@@ -71,10 +80,10 @@ class LocalRegistry:
             self._sagemaker.create_model_package_group(ModelPackageGroupName=group)
         version = len(self._sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
         model_key = f"models/{group}/v{version}/model.tar.gz"
-        self._s3.upload_file(str(model_archive), ARTIFACT_BUCKET, model_key)
+        self._s3.upload_file(str(model_archive), self.bucket, model_key)
         evaluation_key = f"models/{group}/v{version}/evaluation.json"
-        self._s3.put_object(Bucket=ARTIFACT_BUCKET, Key=evaluation_key, Body=json.dumps(evaluation).encode())
-        model_data_url = f"s3://{ARTIFACT_BUCKET}/{model_key}"
+        self._s3.put_object(Bucket=self.bucket, Key=evaluation_key, Body=json.dumps(evaluation).encode())
+        model_data_url = f"s3://{self.bucket}/{model_key}"
         response = self._sagemaker.create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=f"version {version}",
@@ -87,7 +96,7 @@ class LocalRegistry:
                 "ModelQuality": {
                     "Statistics": {
                         "ContentType": "application/json",
-                        "S3Uri": f"s3://{ARTIFACT_BUCKET}/{evaluation_key}",
+                        "S3Uri": f"s3://{self.bucket}/{evaluation_key}",
                     }
                 }
             },

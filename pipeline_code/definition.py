@@ -288,6 +288,8 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
             model_package_group_name=spec.model_package_group,
             approval_status=approval,
             model_metrics=metrics,
+            # Links the package to the run that produced it (the retraining loop finds its challenger by this).
+            customer_metadata_properties={"pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN},
         ),
     )
 

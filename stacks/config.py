@@ -87,10 +87,24 @@ class PlatformConfig:
     async_max_concurrent_invocations: int = 4
     powertools_layer_version: int = 27
 
+    # Heal: the retraining loop
+    retraining_cooldown_hours: float = 6.0
+    retraining_max_per_day: int = 2
+    retraining_min_improvement: float = 0.0
+    retraining_poll_seconds: int = 60
+    retraining_timeout_hours: float = 6.0
+
     # Data retention and schedules
     capture_retention_days: int = 90
     access_log_retention_days: int = 365
     drift_check_rate_minutes: int = 60
+
+    # Watch: monitoring
+    model_monitor_enabled: bool = True  # SageMaker Model Monitor schedules; the drift Lambda runs either way
+    monitoring_instance_type: str = "ml.m5.large"
+    ground_truth_prefix: str = "ground-truth"  # capture bucket prefix of ground-truth labels (model quality)
+    drift_lookback_hours: int = 24  # capture files older than this are not analysed
+    drift_min_rows: int = 100  # an event-triggered drift run with fewer new rows waits for the next run
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -227,9 +241,19 @@ def _validate(c: PlatformConfig) -> None:
     check(1 <= c.serverless_max_concurrency <= 200, "serverless_max_concurrency", "must be between 1 and 200")
     check(c.async_max_concurrent_invocations >= 1, "async_max_concurrent_invocations", "must be at least 1")
     check(c.powertools_layer_version >= 1, "powertools_layer_version", "must be a published layer version")
+    check(0 <= c.retraining_cooldown_hours <= 168, "retraining_cooldown_hours", "must be between 0 and 168")
+    check(1 <= c.retraining_max_per_day <= 24, "retraining_max_per_day", "must be between 1 and 24")
+    check(0 <= c.retraining_min_improvement < 1, "retraining_min_improvement", "must be in [0, 1)")
+    check(1 <= c.retraining_poll_seconds <= 3600, "retraining_poll_seconds", "must be between 1 and 3600")
+    check(0.1 <= c.retraining_timeout_hours <= 48, "retraining_timeout_hours", "must be between 0.1 and 48")
     check(c.capture_retention_days >= 1, "capture_retention_days", "must be at least 1")
     check(c.access_log_retention_days >= 1, "access_log_retention_days", "must be at least 1")
     check(1 <= c.drift_check_rate_minutes <= 1440, "drift_check_rate_minutes", "must be between 1 and 1440")
+    # Watch: monitoring
+    check(bool(_INSTANCE_TYPE.match(c.monitoring_instance_type)), "monitoring_instance_type", "like ml.m5.large")
+    check(bool(re.match(r"^[a-z][a-z-]{0,62}$", c.ground_truth_prefix)), "ground_truth_prefix", "lowercase, '-'")
+    check(1 <= c.drift_lookback_hours <= 168, "drift_lookback_hours", "must be between 1 and 168")
+    check(c.drift_min_rows >= 1, "drift_min_rows", "must be at least 1")
     check(
         bool(re.match(r"^\d+\.\d+-\d+$", c.sklearn_framework_version)),
         "sklearn_framework_version",

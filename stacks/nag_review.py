@@ -27,8 +27,20 @@ UNSCOPED_ACTIONS = frozenset(
     {
         "ecr:GetAuthorizationToken",
         "cloudwatch:PutMetricData",
+        # X-Ray tracing
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        # CloudWatch Logs vended-log delivery, which Step Functions logging needs
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
     }
 )
 _PLATFORM_BUCKETS = r"(RawData|Artifacts|DataCapture|FeatureStore)[0-9A-F]{8}"
@@ -64,6 +76,15 @@ REVIEWS: tuple[Review, ...] = (
     Review(
         r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(processing-job|training-job)/pipelines-\*",
         "Pipeline job names carry the execution id; scoped to the pipelines- prefix in this account and region.",
+    ),
+    Review(
+        r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[a-z0-9-]+/execution/\*",
+        "Pipeline execution ids are generated per run; scoped to the executions of the project's one pipeline.",
+    ),
+    Review(
+        r"Resource::(<[A-Za-z0-9]+Function[0-9A-F]{8}\.Arn>|[A-Za-z0-9-]+:ExportsOutputFnGetAtt[A-Za-z0-9]+Function"
+        r"[0-9A-F]{8}Arn[0-9A-F]{8}):\*",
+        "Invoking any version or alias of one named function (CDK's grant_invoke adds the ':*' form).",
     ),
     Review(
         r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-z0-9-]+/\*",

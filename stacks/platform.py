@@ -11,8 +11,10 @@ from constructs import Construct
 from stacks.build_stack import BuildStack
 from stacks.config import PlatformConfig
 from stacks.data_stack import DataStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.nag_review import ReviewedWildcards
-from stacks.serving_stack import ServingStack
+from stacks.retraining_stack import RetrainingStack
+from stacks.serving_stack import CAPTURE_PREFIX, ServingStack
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,12 @@ class Platform:
     data: DataStack
     build: BuildStack
     serving: ServingStack
+    monitoring: MonitoringStack
+    retraining: RetrainingStack
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, self.build, self.serving]
+        return [self.data, self.build, self.serving, self.monitoring, self.retraining]
 
 
 def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
@@ -54,7 +58,37 @@ def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
         env=env,
         description="MLOps serving: endpoint for the approved model, blue/green deploy path, auto scaling",
     )
-    platform = Platform(data=data, build=build, serving=serving)
+    monitoring = MonitoringStack(
+        scope,
+        f"{prefix}-monitoring",
+        config=config,
+        key=data.key,
+        capture_bucket=data.capture_bucket,
+        capture_prefix=CAPTURE_PREFIX,
+        artifact_bucket=data.artifact_bucket,
+        endpoint_name=serving.endpoint_name,
+        variant_name=serving.variant_name,
+        model_package_group_name=build.model_package_group_name,
+        approved_package=build.approved_package,
+        env=env,
+        description="MLOps monitoring: drift function, Model Monitor, alarms, model-degraded alarm, dashboard",
+    )
+    monitoring.add_stack_dependency(serving)  # the schedules need the endpoint the serving stack creates
+    retraining = RetrainingStack(
+        scope,
+        f"{prefix}-retraining",
+        config=config,
+        key=data.key,
+        artifact_bucket=data.artifact_bucket,
+        pipeline_name=build.pipeline_name,
+        model_package_group_name=build.model_package_group_name,
+        approved_package=build.approved_package,
+        deploy_function=serving.deploy_function.function,
+        trigger_alarm=monitoring.degraded_alarm,
+        env=env,
+        description="MLOps retraining: a model-degraded alarm starts the loop that redeploys only a better model",
+    )
+    platform = Platform(data=data, build=build, serving=serving, monitoring=monitoring, retraining=retraining)
     for stack in platform.stacks:
         cdk.Tags.of(stack).add("project", config.project_name)
     return platform

@@ -266,7 +266,7 @@ class ServingStack(cdk.Stack):
         )
         scalable = target.node.default_child
         assert isinstance(scalable, cdk.CfnResource)
-        scalable.add_dependency(self.endpoint)  # the variant must exist before it can be registered
+        scalable.add_resource_dependency(self.endpoint)  # the variant must exist before it can be registered
         for child in (scalable, policy.node.default_child):
             child.cfn_options.condition = self.has_model  # type: ignore[union-attr]
 

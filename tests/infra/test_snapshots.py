@@ -39,7 +39,9 @@ def snapshot_json(snapshot):  # type: ignore[no-untyped-def]
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@pytest.mark.parametrize("stack", ["Mlops-data", "Mlops-build", "Mlops-serving"])
+@pytest.mark.parametrize(
+    "stack", ["Mlops-data", "Mlops-build", "Mlops-serving", "Mlops-monitoring", "Mlops-retraining"]
+)
 def test_template_snapshot(synthesized, snapshot_json, stack: str) -> None:
     assert normalise(synthesized.templates[stack]) == snapshot_json
 

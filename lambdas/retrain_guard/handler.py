@@ -1,0 +1,66 @@
+"""Retraining guard task: acquire the retraining lock (or say why not), or release it at the end of a run.
+
+Input: {"action": "acquire" | "release", "execution": "<Step Functions execution name>"}.
+Output: {"proceed": bool, "reason": str}. The record is updated with a conditional write on its version, so two
+executions that start at once cannot both acquire it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from guard_logic import GuardState, Limits, Verdict, acquire, release
+
+logger = Logger()
+KEY = {"pk": "retraining"}
+_table: Any = None
+
+
+def table() -> Any:
+    global _table
+    if _table is None:
+        _table = boto3.resource("dynamodb").Table(os.environ["GUARD_TABLE"])
+    return _table
+
+
+def limits_from_env(environ: dict[str, str] | os._Environ[str]) -> Limits:
+    return Limits(
+        cooldown=timedelta(hours=float(environ["COOLDOWN_HOURS"])),
+        max_per_day=int(environ["MAX_PER_DAY"]),
+        timeout=timedelta(hours=float(environ["TIMEOUT_HOURS"])),
+    )
+
+
+def run(event: dict[str, Any], store: Any, limits: Limits, now: datetime) -> Verdict:
+    action, execution = event.get("action"), event.get("execution")
+    if action not in ("acquire", "release") or not isinstance(execution, str) or not execution:
+        raise ValueError(f"input: expected action acquire|release and an execution name, got {event!r}")
+    for _ in range(5):  # optimistic concurrency: re-read and retry when another execution wrote first
+        state = GuardState.from_item(store.get_item(Key=KEY, ConsistentRead=True).get("Item"))
+        verdict = acquire(state, execution, now, limits) if action == "acquire" else release(state, execution)
+        if verdict.state == state:
+            return verdict
+        new = {**verdict.state.to_item(), "version": state.version + 1, **KEY}
+        try:
+            store.put_item(
+                Item=new,
+                ConditionExpression="attribute_not_exists(pk) OR version = :v",
+                ExpressionAttributeValues={":v": state.version},
+            )
+            return verdict
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+    raise RuntimeError("retraining lock: too many concurrent writers")
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    verdict = run(event, table(), limits_from_env(os.environ), datetime.now(UTC))
+    logger.info("guard", extra={"action": event.get("action"), "proceed": verdict.proceed, "reason": verdict.reason})
+    return {"proceed": verdict.proceed, "reason": verdict.reason}

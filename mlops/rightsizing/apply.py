@@ -1,0 +1,110 @@
+"""``mlops rightsize --apply``: write the chosen serving values into the platform config, validated first.
+
+Targets ``cdk.json``'s ``context.platform`` mapping, or a stage file's (``config/stages/<stage>.json``)
+``platform`` mapping. Only serving keys that ``PlatformConfig`` knows are written; other keys keep their values
+and order. The result is validated with ``stacks.config.load_config`` (for a stage file: on top of ``cdk.json``'s
+platform context, with the stage's account and region, as the delivery app does) before the file is replaced
+atomically, so a failed validation leaves the file untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import UserError
+
+APPLY_KEYS = frozenset(
+    {
+        "serving_mode",
+        "endpoint_instance_type",
+        "endpoint_min_instances",
+        "endpoint_max_instances",
+        "invocations_per_instance_target",
+        "serverless_memory_mb",
+        "serverless_max_concurrency",
+    }
+)
+
+
+def apply_platform(path: Path, updates: Mapping[str, Any], cdk_json: Path | None = None) -> dict[str, Any]:
+    """Merge ``updates`` into the file's platform mapping; return the keys whose value changed (new values)."""
+    from stacks.config import ConfigError, load_config
+
+    unknown = sorted(set(updates) - APPLY_KEYS)
+    if unknown:
+        raise UserError(f"--apply writes only serving keys, not {', '.join(unknown)}")
+    text, data = _read(path)
+    is_cdk_json = path.name == "cdk.json"
+    if is_cdk_json:
+        context = data.setdefault("context", {})
+        if not isinstance(context, dict):
+            raise UserError(f"{path}: 'context' must be a JSON object")
+        platform = context.setdefault("platform", {})
+    else:
+        platform = data.setdefault("platform", {})
+    if not isinstance(platform, dict):
+        raise UserError(f"{path}: 'platform' must be a JSON object")
+    changed = {k: v for k, v in updates.items() if platform.get(k) != v}
+    platform.update(updates)
+    try:
+        if is_cdk_json:
+            load_config(platform)
+        else:
+            base = _cdk_platform(cdk_json or Path("cdk.json"))
+            stage_env = {k: data[k] for k in ("account", "region") if k in data}
+            load_config(base, {**platform, **stage_env})
+    except ConfigError as exc:
+        raise UserError(f"{path}: not written: {exc}") from None
+    indent = _indent(text)
+    _write_atomically(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    return changed
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except FileNotFoundError:
+        raise UserError(f"{path}: config file not found") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return text, data
+
+
+def _cdk_platform(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    _, data = _read(path)
+    platform = data.get("context", {}).get("platform", {})
+    return platform if isinstance(platform, dict) else {}
+
+
+def _indent(text: str) -> int:
+    # Keep the file's own indentation so that the diff shows only the changed values.
+    for line in text.splitlines()[1:]:
+        stripped = line.lstrip(" ")
+        if stripped and len(stripped) < len(line):
+            return len(line) - len(stripped)
+    return 2
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o777
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)  # atomic on POSIX: readers see the old file or the new one, never half of it
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,124 @@
+"""Run the real Lambda handlers when moto invokes a function (moto itself runs no Lambda code).
+
+The seam (ARCHITECTURE.md): with moto's `lambda: use_docker=False`, every invoke reaches
+`LambdaSimpleBackend.invoke`; the dispatcher replaces it and calls the handler the synthesized function names,
+loaded from its code asset, with the function's environment (resolved). A handler's exception becomes a Lambda
+function error with its `errorType`, so Step Functions' Retry and Catch see what AWS would show them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from mlops.lambda_loader import load_handler_module
+
+
+@dataclass
+class DeployedFunction:
+    """One synthesized function as the twin deployed it."""
+
+    name: str
+    logical_id: str
+    stack: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    module: ModuleType | None = None
+
+    def load(self) -> ModuleType:
+        if self.module is None:
+            module_name, _ = self.handler.rsplit(".", 1)
+            self.module = load_handler_module(self.code_dir, module_name)
+        return self.module
+
+    def call(self, event: Any) -> Any:
+        module = self.load()
+        function = getattr(module, self.handler.rsplit(".", 1)[1])
+        with _environment(self.environment):
+            return function(event, _Context(self.name))
+
+
+class LambdaDispatcher:
+    def __init__(self) -> None:
+        self.functions: dict[str, DeployedFunction] = {}
+        self.calls: list[tuple[str, Any, Any]] = []  # (logical id, event, result or error)
+
+    def add(self, function: DeployedFunction) -> None:
+        self.functions[function.name] = function
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[LambdaDispatcher]:
+        original = LambdaSimpleBackend.invoke
+        dispatcher = self
+        saved_environ = dict(os.environ)
+
+        def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response: Any) -> bytes:
+            return dispatcher.invoke(function_name, body, response)
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+            os.environ.clear()
+            os.environ.update(saved_environ)
+
+    def add_environment_keys(self) -> None:
+        """Create every function's variables up front; calls then only change values, never the key set.
+
+        Other threads of the twin (pipeline runs) read os.environ while handlers run; adding or deleting keys
+        during their iteration would break them, changing values does not.
+        """
+        for function in self.functions.values():
+            for key, value in function.environment.items():
+                os.environ.setdefault(key, value)
+
+    def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        name = function_name.split(":")[-1] if function_name.startswith("arn:") else function_name
+        function = self.functions[name]
+        event = json.loads(body) if body else {}
+        try:
+            result = function.call(event)
+        except Exception as exc:  # the error goes back to the caller as a Lambda function error, as in AWS
+            response_headers["x-amz-function-error"] = "Unhandled"
+            self.calls.append((function.logical_id, event, exc))
+            error = {"errorType": type(exc).__name__, "errorMessage": str(exc),
+                     "stackTrace": traceback.format_tb(exc.__traceback__)}  # fmt: skip
+            return json.dumps(error).encode()
+        self.calls.append((function.logical_id, event, result))
+        return json.dumps(result).encode()
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """The function's variables for the duration of one call (keys exist already: see add_environment_keys)."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is not None:
+                os.environ[key] = value
+
+
+class _Context:
+    memory_limit_in_mb = 256
+    aws_request_id = "twin"
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:111111111111:function:{name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000

@@ -1,0 +1,75 @@
+"""Run a SageMaker pipeline execution of the synthesized pipeline on this machine.
+
+The parameters come from the synthesized definition (its defaults, overridden by the execution's), the raw data
+from the S3 prefix its `InputDataUri` names, and the steps are the pipeline's own scripts (mlops.local_pipeline).
+A model that passes the gate is registered in moto's registry with the execution's ARN, as the Register step does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from mlops.local_pipeline import run_local_pipeline
+from mlops.local_registry import LocalRegistry
+from mlops.twin.cloud import TwinCloud
+from stacks.config import PlatformConfig
+
+
+class PipelineFailed(RuntimeError):
+    """The run ended in the pipeline's Fail step (or a step failed)."""
+
+
+class TwinPipelineRunner:
+    def __init__(self, cloud: TwinCloud, config: PlatformConfig, work_dir: Path) -> None:
+        self.cloud = cloud
+        self.config = config
+        self.work_dir = work_dir
+        self.runs: list[dict[str, Any]] = []
+
+    def definition(self) -> dict[str, Any]:
+        stack, template = self.cloud.assembly.stack("-build")
+        (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline"]
+        body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+        return dict(json.loads(self.cloud.resolver.resolve(stack, body)))
+
+    def __call__(self, execution_arn: str, overrides: dict[str, str]) -> None:
+        parameters = {p["Name"]: p.get("DefaultValue") for p in self.definition()["Parameters"]}
+        parameters.update(overrides)
+        run_dir = self.work_dir / execution_arn.rsplit("/", 1)[-1]
+        data = self._download(str(parameters["InputDataUri"]), run_dir / "raw")
+        config = replace(self.config, model_approval_status=str(parameters["ModelApprovalStatus"]))
+        registry = LocalRegistry(
+            self.config.region, self.config.account, bucket=self._artifact_bucket(), own_mock=False
+        )
+        with registry:
+            result = run_local_pipeline(
+                data, self.config.target_column, config, run_dir / "steps",
+                min_accuracy=float(parameters["MinAccuracy"]), registry=registry,
+                metadata={"pipeline_execution_arn": execution_arn},
+            )  # fmt: skip
+        self.runs.append({"execution": execution_arn, "accuracy": result.accuracy, "package": result.model_package_arn})
+        if not result.registered:
+            raise PipelineFailed(f"AccuracyBelowMinimum: {result.message}")
+
+    def _download(self, uri: str, target: Path) -> Path:
+        location = urlparse(uri)
+        s3 = self.cloud.client("s3")
+        target.mkdir(parents=True, exist_ok=True)
+        keys = s3.list_objects_v2(Bucket=location.netloc, Prefix=location.path.lstrip("/")).get("Contents", [])
+        csvs = [k["Key"] for k in keys if k["Key"].endswith(".csv")]
+        if not csvs:
+            raise PipelineFailed(f"{uri}: no CSV objects under the input prefix")
+        for key in csvs:
+            s3.download_file(location.netloc, key, str(target / key.replace("/", "_")))
+        return target if len(csvs) > 1 else target / csvs[0].replace("/", "_")
+
+    def _artifact_bucket(self) -> str:
+        stack, template = self.cloud.assembly.stack("-data")
+        (logical,) = [
+            k for k, v in template["Resources"].items() if v["Type"] == "AWS::S3::Bucket" and k.startswith("Artifacts")
+        ]
+        return self.cloud.resolver.physical[(stack, logical)]

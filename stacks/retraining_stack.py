@@ -1,0 +1,314 @@
+"""RetrainingStack: an alarm starts a Step Functions loop that retrains, compares and redeploys only a better model.
+
+guard (one at a time, cooldown, daily budget)
+  -> start the SageMaker pipeline -> wait / check (loop) -> compare challenger with champion
+  -> better: approve (the registry's approval event also reaches the deploy path) -> deploy -> notify
+  -> not better: reject -> notify
+every task: Retry with backoff, Catch -> notify -> release the lock -> fail (the champion keeps serving)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.config import PlatformConfig
+from stacks.constructs.python_handler import PythonHandler
+
+
+class RetrainingStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        key: kms.IKey,
+        artifact_bucket: s3.IBucket,
+        pipeline_name: str,
+        model_package_group_name: str,
+        approved_package: ssm.IStringParameter,
+        deploy_function: lambda_.IFunction,
+        trigger_alarm: cloudwatch.IAlarm,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.topic = sns.Topic(self, "Notifications", master_key=key, enforce_ssl=True)
+        guard_table = dynamodb.TableV2(
+            self,
+            "GuardState",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=cdk.RemovalPolicy.DESTROY,  # only the lock and counters: nothing to keep
+        )
+        group_packages = self.format_arn(
+            service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
+        )
+
+        guard = self._handler("GuardFunction", "retrain_guard", "Retraining lock, cooldown and daily budget", {
+            "GUARD_TABLE": guard_table.table_name,
+            "COOLDOWN_HOURS": str(config.retraining_cooldown_hours),
+            "MAX_PER_DAY": str(config.retraining_max_per_day),
+            "TIMEOUT_HOURS": str(config.retraining_timeout_hours),
+        })  # fmt: skip
+        guard_table.grant_read_write_data(guard.role)
+
+        start = self._handler("StartPipelineFunction", "retrain_start_pipeline", "Starts the model build pipeline", {
+            "PIPELINE_NAME": pipeline_name,
+        })  # fmt: skip
+        start.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:StartPipelineExecution"],
+                resources=[self.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)],
+            )
+        )
+        check = self._handler(
+            "CheckPipelineFunction", "retrain_check_pipeline", "Pipeline run status and its package",
+            {"MODEL_PACKAGE_GROUP": model_package_group_name},
+        )  # fmt: skip
+        check.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribePipelineExecution"],
+                resources=[
+                    self.format_arn(
+                        service="sagemaker", resource="pipeline", resource_name=f"{pipeline_name}/execution/*"
+                    )
+                ],
+            )
+        )
+        check.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
+                resources=[
+                    group_packages,
+                    self.format_arn(
+                        service="sagemaker", resource="model-package-group", resource_name=model_package_group_name
+                    ),
+                ],
+            )
+        )
+        compare = self._handler("CompareFunction", "retrain_compare", "Challenger vs champion holdout accuracy", {
+            "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
+            "MIN_IMPROVEMENT": str(config.retraining_min_improvement),
+            "MIN_ACCURACY": str(config.min_accuracy),
+        })  # fmt: skip
+        compare.role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[group_packages])
+        )
+        approved_package.grant_read(compare.role)
+        artifact_bucket.grant_read(compare.role)  # the packages' evaluation reports
+        key.grant_decrypt(compare.role)
+        set_approval = self._handler(
+            "SetApprovalFunction", "retrain_set_approval", "Approves or rejects the challenger", {}
+        )
+        set_approval.role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:UpdateModelPackage"], resources=[group_packages])
+        )
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "RetrainingLoop",
+            definition_body=sfn.DefinitionBody.from_chainable(
+                self._definition(guard, start, check, compare, set_approval, deploy_function)
+            ),
+            timeout=cdk.Duration.minutes(int(config.retraining_timeout_hours * 60)),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=logs.LogGroup(self, "LoopLogs", retention=logs.RetentionDays.THREE_MONTHS),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+        )
+        events.Rule(
+            self,
+            "ModelDegraded",
+            description="The model-degraded alarm entered ALARM: start a retraining run",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                resources=[trigger_alarm.alarm_arn],
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.SfnStateMachine(self.state_machine)],
+        )
+        cdk.CfnOutput(self, "RetrainingStateMachineArn", value=self.state_machine.state_machine_arn)
+
+    def _handler(self, construct_id: str, folder: str, description: str, env: dict[str, str]) -> PythonHandler:
+        return PythonHandler(
+            self,
+            construct_id,
+            folder=folder,
+            description=description,
+            environment=env,
+            powertools_layer_version=self.config.powertools_layer_version,
+        )
+
+    def _definition(
+        self,
+        guard: PythonHandler,
+        start: PythonHandler,
+        check: PythonHandler,
+        compare: PythonHandler,
+        set_approval: PythonHandler,
+        deploy_function: lambda_.IFunction,
+    ) -> sfn.IChainable:
+        execution = sfn.JsonPath.string_at("$$.Execution.Name")
+
+        def invoke(
+            name: str, function: lambda_.IFunction, payload: dict[str, Any], result_path: str
+        ) -> tasks.LambdaInvoke:
+            task = tasks.LambdaInvoke(
+                self,
+                name,
+                lambda_function=function,
+                payload=sfn.TaskInput.from_object(payload),
+                payload_response_only=True,
+                result_path=result_path,
+                retry_on_service_exceptions=False,
+            )
+            task.add_retry(
+                errors=["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                        "Lambda.TooManyRequestsException", "States.Timeout"],
+                interval=cdk.Duration.seconds(2),
+                max_attempts=4,
+                backoff_rate=2.0,
+            )  # fmt: skip
+            return task
+
+        def notify(name: str, subject: str, message: sfn.TaskInput) -> tasks.SnsPublish:
+            return tasks.SnsPublish(
+                self, name, topic=self.topic, subject=subject, message=message, result_path=sfn.JsonPath.DISCARD
+            )
+
+        release_payload = {"action": "release", "execution": execution}
+        failed = sfn.Fail(self, "RetrainingFailed", cause="A retraining step failed; the champion keeps serving")
+        on_failure = (
+            notify(
+                "NotifyFailure",
+                "Retraining failed",
+                sfn.TaskInput.from_object({"execution": execution, "error": sfn.JsonPath.object_at("$.error")}),
+            )
+            .next(invoke("ReleaseAfterFailure", guard.function, release_payload, sfn.JsonPath.DISCARD))
+            .next(failed)
+        )
+        catchable = []
+
+        def caught(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
+            catchable.append(task)
+            return task
+
+        acquire = caught(
+            invoke("AcquireLock", guard.function, {"action": "acquire", "execution": execution}, "$.guard")
+        )
+        start_run = caught(invoke("StartPipeline", start.function, {"execution": execution}, "$.pipeline"))
+        wait = sfn.Wait(
+            self,
+            "WaitForPipeline",
+            time=sfn.WaitTime.duration(cdk.Duration.seconds(self.config.retraining_poll_seconds)),
+        )
+        check_run = caught(
+            invoke(
+                "CheckPipeline",
+                check.function,
+                {"pipeline_execution_arn": sfn.JsonPath.string_at("$.pipeline.pipeline_execution_arn")},
+                "$.pipeline",
+            )
+        )
+        comparison = caught(
+            invoke(
+                "CompareWithChampion",
+                compare.function,
+                {"model_package_arn": sfn.JsonPath.string_at("$.pipeline.model_package_arn")},
+                "$.comparison",
+            )
+        )
+
+        def approval(name: str, approve: bool) -> tasks.LambdaInvoke:
+            return caught(
+                invoke(
+                    name,
+                    set_approval.function,
+                    {
+                        "model_package_arn": sfn.JsonPath.string_at("$.pipeline.model_package_arn"),
+                        "approve": approve,
+                        "reason": sfn.JsonPath.string_at("$.comparison.reason"),
+                    },
+                    "$.approval",
+                )
+            )
+
+        deploy = caught(
+            invoke(
+                "Deploy",
+                deploy_function,
+                {
+                    "detail-type": "SageMaker Model Package State Change",
+                    "source": "mlops.retraining",
+                    "detail": {"ModelPackageArn": sfn.JsonPath.string_at("$.pipeline.model_package_arn")},
+                },
+                "$.deployment",
+            )
+        )
+        # The deploy function raises RetryLater while the serving stack is still updating.
+        deploy.add_retry(errors=["RetryLater"], interval=cdk.Duration.seconds(60), max_attempts=5, backoff_rate=2.0)
+        summary = sfn.TaskInput.from_object(
+            {"execution": execution, "package": sfn.JsonPath.string_at("$.pipeline.model_package_arn"),
+             "comparison": sfn.JsonPath.object_at("$.comparison")}
+        )  # fmt: skip
+        release_ok = caught(invoke("Release", guard.function, release_payload, sfn.JsonPath.DISCARD))
+        done = sfn.Succeed(self, "Done")
+        release_ok.next(done)
+        promoted = (
+            approval("ApproveChallenger", True)
+            .next(deploy)
+            .next(notify("NotifyPromoted", "Retrained model promoted", summary))
+            .next(release_ok)
+        )
+        kept = approval("RejectChallenger", False).next(notify("NotifyKept", "Champion kept", summary)).next(release_ok)
+        pipeline_failed = sfn.Pass(
+            self,
+            "PipelineDidNotRegister",
+            parameters={"Error": "PipelineFailed", "Cause": sfn.JsonPath.string_at("$.pipeline.failure_reason")},
+            result_path="$.error",
+        ).next(on_failure)
+
+        for task in catchable:
+            task.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        loop = wait.next(check_run).next(
+            sfn.Choice(self, "PipelineState")
+            .when(sfn.Condition.string_equals("$.pipeline.status", "Executing"), wait)
+            .when(
+                sfn.Condition.string_equals("$.pipeline.status", "Succeeded"),
+                comparison.next(
+                    sfn.Choice(self, "ChallengerBetter")
+                    .when(sfn.Condition.boolean_equals("$.comparison.better", True), promoted)
+                    .otherwise(kept)
+                ),
+            )
+            .otherwise(pipeline_failed)
+        )
+        return acquire.next(
+            sfn.Choice(self, "MayRetrain")
+            .when(sfn.Condition.boolean_equals("$.guard.proceed", True), start_run.next(loop))
+            .otherwise(sfn.Succeed(self, "Skipped", comment="Guard refused: running, cooling down or over budget"))
+        )
