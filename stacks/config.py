@@ -86,6 +86,9 @@ class PlatformConfig:
     serverless_max_concurrency: int = 10
     async_max_concurrent_invocations: int = 4
     powertools_layer_version: int = 27
+    batch_transform: bool = True
+    batch_instance_type: str = "ml.m5.large"
+    batch_instance_count: int = 1
 
     # Heal: the retraining loop
     retraining_cooldown_hours: float = 6.0
@@ -221,13 +224,14 @@ def _validate(c: PlatformConfig) -> None:
     check(c.target_column not in names, "features", "must not contain the target column")
     for name in names:
         check(bool(_FEATURE_NAME.match(name)), "features", f"'{name}' is not a valid feature name")
-    for key in ("processing_instance_type", "training_instance_type", "endpoint_instance_type"):
+    for key in ("processing_instance_type", "training_instance_type", "endpoint_instance_type", "batch_instance_type"):
         check(
             bool(_INSTANCE_TYPE.match(getattr(c, key))),
             key,
             "must be a SageMaker instance type like ml.m5.large",
         )
-    for key in ("processing_instance_count", "training_instance_count", "endpoint_min_instances"):
+    counts = ("processing_instance_count", "training_instance_count", "endpoint_min_instances", "batch_instance_count")
+    for key in counts:
         check(1 <= getattr(c, key) <= 100, key, "must be between 1 and 100")
     check(c.endpoint_max_instances >= c.endpoint_min_instances, "endpoint_max_instances", "must be >= min")
     check(0 <= c.data_capture_percent <= 100, "data_capture_percent", "must be between 0 and 100")

@@ -78,6 +78,10 @@ REVIEWS: tuple[Review, ...] = (
         "Pipeline job names carry the execution id; scoped to the pipelines- prefix in this account and region.",
     ),
     Review(
+        r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(model|transform-job)/[a-z0-9-]+-batch-\*",
+        "Batch models and transform jobs are named per (batch, package) digest; scoped to the project's batch prefix.",
+    ),
+    Review(
         r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[a-z0-9-]+/execution/\*",
         "Pipeline execution ids are generated per run; scoped to the executions of the project's one pipeline.",
     ),

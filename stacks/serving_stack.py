@@ -100,6 +100,10 @@ class ServingStack(cdk.Stack):
         if config.serving_mode == "realtime":
             self._autoscaling(config)
         self.deploy_function = self._deploy_path(config, model_package_group_name, approved_package)
+        if config.batch_transform:
+            self.batch_function = self._batch_transform(
+                config, key, capture_bucket, model_package_group_name, approved_package
+            )
         cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name, condition=self.has_model)
         cdk.CfnOutput(self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string)
 
@@ -269,6 +273,65 @@ class ServingStack(cdk.Stack):
         scalable.add_resource_dependency(self.endpoint)  # the variant must exist before it can be registered
         for child in (scalable, policy.node.default_child):
             child.cfn_options.condition = self.has_model  # type: ignore[union-attr]
+
+    def _batch_transform(
+        self,
+        config: PlatformConfig,
+        key: kms.IKey,
+        capture_bucket: s3.IBucket,
+        group: str,
+        approved_package: ssm.IStringParameter,
+    ) -> PythonHandler:
+        """Batch scoring with the approved package: a file under batch/input/<batch>/ starts a transform job."""
+        name_prefix = config.resource_name("serving")
+        handler = PythonHandler(
+            self,
+            "BatchTransform",
+            folder="batch_transform",
+            description="Starts a batch transform job with the approved model package",
+            environment={
+                "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
+                "BATCH_BUCKET": capture_bucket.bucket_name,
+                "NAME_PREFIX": name_prefix,
+                "MODEL_ROLE_ARN": self.model_role.role_arn,
+                "KMS_KEY_ARN": key.key_arn,
+                "INSTANCE_TYPE": config.batch_instance_type,
+                "INSTANCE_COUNT": str(config.batch_instance_count),
+            },
+            powertools_layer_version=config.powertools_layer_version,
+        )
+        approved_package.grant_read(handler.role)
+        self.model_role.grant_pass_role(handler.role)
+        jobs = [
+            self.format_arn(service="sagemaker", resource=kind, resource_name=f"{name_prefix}-batch-*")
+            for kind in ("model", "transform-job")
+        ]
+        handler.role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:CreateModel", "sagemaker:CreateTransformJob"], resources=jobs)
+        )
+        handler.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
+            )
+        )
+        capture_bucket.grant_read_write(self.model_role, "batch/*")
+        # The capture bucket sends its object events to EventBridge (switched on for the drift monitor too).
+        events.Rule(
+            self,
+            "BatchInputArrived",
+            description="A file arrived under batch/input/: score it with the approved model",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [capture_bucket.bucket_name]},
+                    "object": {"key": [{"prefix": "batch/input/"}]},
+                },
+            ),
+            targets=[targets.LambdaFunction(handler.function, retry_attempts=2)],
+        )
+        return handler
 
     def _deploy_path(self, config: PlatformConfig, group: str, approved_package: ssm.IStringParameter) -> PythonHandler:
         handler = PythonHandler(

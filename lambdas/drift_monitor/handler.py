@@ -289,8 +289,7 @@ def _publish_for_model_monitor(aws: Clients, root: str, package: str, documents:
             return
     except ClientError:
         pass  # not published yet
-    # Constraints first: a Model Monitor run that starts in between reads the new constraints with old statistics,
-    # which only tightens nothing (both come from the same kind of training data), never a half-written file.
+    # Statistics last: the check above reads its metadata, so a run interrupted in between copies both again.
     for name in (CONSTRAINTS, STATISTICS):
         aws.s3.put_object(
             Bucket=bucket, Key=f"{prefix}{name}", Body=documents[name], Metadata={"model-package-arn": package}

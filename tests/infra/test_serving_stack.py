@@ -161,3 +161,30 @@ def test_async_option(mode_templates) -> None:
         config["AsyncInferenceConfig"]["ClientConfig"]["MaxConcurrentInvocationsPerInstance"]
         == CONFIG.async_max_concurrent_invocations
     )
+
+
+def test_batch_transform_option_scores_files_with_the_approved_package(serving) -> None:
+    template = Template.from_json(serving)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": Match.any_value()}, "object": {"key": [{"prefix": "batch/input/"}]}},
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "APPROVED_PACKAGE_PARAMETER": CONFIG.approved_package_parameter,
+                        "INSTANCE_TYPE": CONFIG.batch_instance_type,
+                    }
+                )
+            }
+        },
+    )

@@ -48,7 +48,8 @@ def test_reusing_a_measurement_and_applying_to_a_stage_file(
 ) -> None:
     shutil.copy(REPO / "cdk.json", tmp_path / "cdk.json")
     stage = tmp_path / "prod.json"
-    shutil.copy(REPO / "config" / "stages" / "prod.json", stage)
+    # A stage file as config/stages/<stage>.json holds them: a "platform" mapping among other keys.
+    stage.write_text(json.dumps({"account": "111111111111", "platform": {"drift_check_rate_minutes": 15}}, indent=2))
     monkeypatch.chdir(tmp_path)
     argv = ["rightsize", "--rps", "300", "--p99-ms", "5000", "--measured", measured_run["_path"], "--json"]
     assert cli([*argv, "--apply", "--config", str(stage)]) == 0

@@ -1,0 +1,102 @@
+"""Batch transform with the approved model package: score every CSV file under an input prefix.
+
+Started by an 'Object Created' event for a file under `batch/input/<batch>/` in the capture bucket, or invoked
+directly with {"input_prefix": "batch/input/<batch>/"}. One transform job per (batch, package): the job name is
+derived from both, so a retried or repeated event does not start a second job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+logger = Logger()
+NO_MODEL = "none"
+INPUT_ROOT = "batch/input/"
+_clients: dict[str, Any] = {}
+
+
+def client(service: str) -> Any:
+    if service not in _clients:
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+class NothingToScore(ValueError):
+    """No approved model yet, or an event that names no batch; the message says which."""
+
+
+def input_prefix(event: dict[str, Any]) -> str:
+    if "input_prefix" in event:
+        prefix = str(event["input_prefix"])
+    else:
+        key = str(event.get("detail", {}).get("object", {}).get("key", ""))
+        parts = key.split("/")
+        if not key.startswith(INPUT_ROOT) or len(parts) < 4:
+            raise NothingToScore(f"event: object key {key!r} is not under {INPUT_ROOT}<batch>/")
+        prefix = "/".join(parts[:3]) + "/"
+    if not prefix.startswith(INPUT_ROOT):
+        raise NothingToScore(f"input_prefix: {prefix!r} is not under {INPUT_ROOT}")
+    return prefix
+
+
+def start(
+    event: dict[str, Any], sagemaker: Any, ssm: Any, environ: dict[str, str] | os._Environ[str]
+) -> dict[str, str]:
+    package = ssm.get_parameter(Name=environ["APPROVED_PACKAGE_PARAMETER"])["Parameter"]["Value"]
+    if package == NO_MODEL:
+        raise NothingToScore("no approved model package yet")
+    prefix = input_prefix(event)
+    bucket = environ["BATCH_BUCKET"]
+    digest = hashlib.sha256(f"{prefix}|{package}".encode()).hexdigest()[:16]
+    name = f"{environ['NAME_PREFIX']}-batch-{digest}"
+    try:
+        sagemaker.create_model(
+            ModelName=name,
+            PrimaryContainer={"ModelPackageName": package},
+            ExecutionRoleArn=environ["MODEL_ROLE_ARN"],
+            EnableNetworkIsolation=True,
+        )
+        sagemaker.create_transform_job(
+            TransformJobName=name,
+            ModelName=name,
+            TransformInput={
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{prefix}"}},
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
+            TransformOutput={
+                "S3OutputPath": f"s3://{bucket}/batch/output/{prefix.removeprefix(INPUT_ROOT)}",
+                "Accept": "text/csv",
+                "AssembleWith": "Line",
+                "KmsKeyId": environ["KMS_KEY_ARN"],
+            },
+            TransformResources={
+                "InstanceType": environ["INSTANCE_TYPE"],
+                "InstanceCount": int(environ["INSTANCE_COUNT"]),
+                "VolumeKmsKeyId": environ["KMS_KEY_ARN"],
+            },
+        )
+    except ClientError as exc:
+        message = exc.response["Error"].get("Message", "")
+        # A repeated event: the model or the job of this (batch, package) exists already. Anything else is real.
+        if exc.response["Error"]["Code"] != "ResourceInUse" and "already exist" not in message:
+            raise
+        logger.info("transform job exists already", extra={"job": name})
+    return {"transform_job": name, "model_package_arn": package, "input_prefix": prefix}
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    try:
+        result = start(event, client("sagemaker"), client("ssm"), os.environ)
+    except NothingToScore as exc:
+        logger.warning("nothing to score", extra={"reason": str(exc)})
+        return {"transform_job": "", "reason": str(exc)}
+    logger.info("transform job", extra=result)
+    return result
