@@ -26,8 +26,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+CDK_ARGS ?=
 synth: setup
-	cdk synth --quiet
+	cdk synth --quiet $(CDK_ARGS)
 	@echo "synthesized: $$(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
 
 demo: synth

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
 LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
+# sys.path and sys.modules are process-wide: concurrent loads (the twin runs executions in threads) take turns.
+_LOADING = threading.Lock()
 
 
 def load_handler_module(folder: str | Path, module: str = "handler") -> ModuleType:
@@ -19,13 +22,14 @@ def load_handler_module(folder: str | Path, module: str = "handler") -> ModuleTy
     if not (root / f"{module}.py").exists():
         raise FileNotFoundError(f"{root}: no {module}.py")
     local = {p.stem for p in root.glob("*.py")}
-    before = set(sys.modules)
-    sys.path.insert(0, str(root))
-    try:
-        for name in local & before:  # a sibling of another handler with the same name
-            del sys.modules[name]
-        return importlib.import_module(module)
-    finally:
-        sys.path.remove(str(root))
-        for name in local:
-            sys.modules.pop(name, None)
+    with _LOADING:
+        before = set(sys.modules)
+        sys.path.insert(0, str(root))
+        try:
+            for name in local & before:  # a sibling of another handler with the same name
+                del sys.modules[name]
+            return importlib.import_module(module)
+        finally:
+            sys.path.remove(str(root))
+            for name in local:
+                sys.modules.pop(name, None)

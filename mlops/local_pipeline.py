@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.governance.package import finalize as finalize_governance
+from mlops.governance.package import prepare as prepare_governance
 from mlops.local_registry import LocalRegistry
 from pipeline_code import baseline, evaluate, preprocess, train
 from pipeline_code.common import EVALUATION_FILE, DataError, check_target, read_csv_table
@@ -42,6 +44,8 @@ class LocalRunResult:
     evaluation: dict[str, Any]
     mlflow_run_id: str | None
     step_seconds: dict[str, float] = field(default_factory=dict)
+    lineage: dict[str, Any] = field(default_factory=dict)  # code, config, data, training, evaluation, baseline
+    readiness: dict[str, Any] = field(default_factory=dict)  # verdict, failed checks, each check's reason
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -132,16 +136,26 @@ def run_local_pipeline(
     evaluation = json.loads((paths.evaluation_dir / EVALUATION_FILE).read_text())
     accuracy = float(evaluation["summary"]["accuracy"])
     run_id = evaluation["summary"].get("mlflow_run_id")
+    # Lineage and readiness go into the package's metadata, so they are known before registering. A package that
+    # is not ready is still registered (PendingManualApproval): the approval path refuses it, with the reasons.
+    with _step("governance", progress, seconds):
+        governance = prepare_governance(work_dir, data, config)
+    failed = governance.verdict.failed
+    progress(f"readiness: {'ready' if not failed else 'not ready (failed: ' + ', '.join(failed) + ')'}")
     # The pipeline's ConditionGreaterThan: strictly above the threshold.
     if accuracy > threshold:
         with _step("register", progress, seconds):
-            registered = _register(config, paths, evaluation, accuracy, registry, metadata or {})
+            registered = _register(
+                config, paths, evaluation, accuracy, registry, {**governance.metadata, **(metadata or {})}
+            )
         message = f"registered {registered.model_package_arn} ({registered.approval_status})"
         arn, status = registered.model_package_arn, registered.approval_status
     else:
         message = f"holdout accuracy {accuracy:.4f} is not above the minimum {threshold:.4f}; model not registered"
         progress(f"gate: {message}")
         arn = status = None
+    package = {"arn": arn, "group": config.resource_name("models"), "status": status, "version": _version(arn)}
+    finalize_governance(work_dir, governance, config, package if arn else None)
     return LocalRunResult(
         accuracy=accuracy,
         min_accuracy=threshold,
@@ -155,7 +169,15 @@ def run_local_pipeline(
         evaluation=evaluation,
         mlflow_run_id=run_id,
         step_seconds=seconds,
+        lineage=governance.lineage,
+        readiness=governance.verdict.to_json(),
     )
+
+
+def _version(arn: str | None) -> int | None:
+    """The package version: the last part of a model package ARN (group/version)."""
+    tail = (arn or "").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
 
 
 def _preflight(data: Path, target: str, features: Sequence[str]) -> None:
@@ -254,6 +276,6 @@ def _register(
     }
     group, status = config.resource_name("models"), config.model_approval_status
     if registry is not None:  # a registry of a running moto session (the offline twin)
-        return registry.register(group, paths.model_archive, image, evaluation, status, metadata)
+        return registry.register(group, paths.model_archive, image, evaluation, status, metadata, paths.baseline_dir)
     with LocalRegistry(config.region, config.account) as own:
-        return own.register(group, paths.model_archive, image, evaluation, status, metadata)
+        return own.register(group, paths.model_archive, image, evaluation, status, metadata, paths.baseline_dir)

@@ -74,6 +74,7 @@ class LocalRegistry:
         evaluation: Mapping[str, Any],
         approval_status: str,
         metadata: Mapping[str, str],
+        baseline_dir: Path | None = None,
     ) -> RegisteredModel:
         existing = self._sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
         if not any(g["ModelPackageGroupName"] == group for g in existing):
@@ -84,6 +85,19 @@ class LocalRegistry:
         evaluation_key = f"models/{group}/v{version}/evaluation.json"
         self._s3.put_object(Bucket=self.bucket, Key=evaluation_key, Body=json.dumps(evaluation).encode())
         model_data_url = f"s3://{self.bucket}/{model_key}"
+        metrics: dict[str, Any] = {
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{self.bucket}/{evaluation_key}"}
+            }
+        }
+        if baseline_dir is not None:
+            # The data-quality baseline, as the pipeline's Register step records it (the drift monitor reads it).
+            quality = {}
+            for name, field in (("statistics.json", "Statistics"), ("constraints.json", "Constraints")):
+                key = f"models/{group}/v{version}/baseline/{name}"
+                self._s3.upload_file(str(baseline_dir / name), self.bucket, key)
+                quality[field] = {"ContentType": "application/json", "S3Uri": f"s3://{self.bucket}/{key}"}
+            metrics["ModelDataQuality"] = quality
         response = self._sagemaker.create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=f"version {version}",
@@ -92,14 +106,7 @@ class LocalRegistry:
                 "SupportedContentTypes": ["text/csv", "application/json"],
                 "SupportedResponseMIMETypes": ["application/json", "text/csv"],
             },
-            ModelMetrics={
-                "ModelQuality": {
-                    "Statistics": {
-                        "ContentType": "application/json",
-                        "S3Uri": f"s3://{self.bucket}/{evaluation_key}",
-                    }
-                }
-            },
+            ModelMetrics=metrics,
             ModelApprovalStatus=approval_status,
             CustomerMetadataProperties=dict(metadata),
         )

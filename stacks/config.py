@@ -109,6 +109,11 @@ class PlatformConfig:
     drift_lookback_hours: int = 24  # capture files older than this are not analysed
     drift_min_rows: int = 100  # an event-triggered drift run with fewer new rows waits for the next run
 
+    # Governance: the readiness policy (prototype -> staging) and the model card
+    readiness_majority_margin: float = 0.0  # accuracy must beat the majority-class accuracy by more than this
+    readiness_contract_rows: int = 50  # holdout rows sent through the inference contract test
+    model_risk_rating: Literal["low", "medium", "high", "unknown"] = "medium"
+
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
@@ -258,6 +263,9 @@ def _validate(c: PlatformConfig) -> None:
     check(bool(re.match(r"^[a-z][a-z-]{0,62}$", c.ground_truth_prefix)), "ground_truth_prefix", "lowercase, '-'")
     check(1 <= c.drift_lookback_hours <= 168, "drift_lookback_hours", "must be between 1 and 168")
     check(c.drift_min_rows >= 1, "drift_min_rows", "must be at least 1")
+    # Governance
+    check(0 <= c.readiness_majority_margin < 1, "readiness_majority_margin", "must be in [0, 1)")
+    check(1 <= c.readiness_contract_rows <= 10000, "readiness_contract_rows", "must be between 1 and 10000")
     check(
         bool(re.match(r"^\d+\.\d+-\d+$", c.sklearn_framework_version)),
         "sklearn_framework_version",

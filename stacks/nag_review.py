@@ -59,11 +59,13 @@ REVIEWS: tuple[Review, ...] = (
     Review(
         r"Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List|PutObjectLegalHold|PutObjectRetention|"
         r"PutObjectTagging|PutObjectVersionTagging)\*",
-        "Action groups of CDK's bucket.grant_read/grant_read_write, applied only to the platform's own buckets.",
+        "Action groups of CDK's bucket.grant_read/grant_read_write, applied only to the platform's own buckets "
+        "and the delivery pipeline's artifact bucket.",
     ),
     Review(
         r"Action::kms:(GenerateDataKey|ReEncrypt)\*",
-        "Data-key action groups of CDK's key.grant_encrypt_decrypt, on the platform's single data key only.",
+        "Data-key action groups of CDK's key.grant_encrypt_decrypt, on the platform's data key or the delivery "
+        "pipeline's artifact key only.",
     ),
     Review(
         rf"Resource::<?[^/]*{_PLATFORM_BUCKETS}[^/]*/([a-z-]+/)?\*",

@@ -104,8 +104,11 @@ class ServingStack(cdk.Stack):
             self.batch_function = self._batch_transform(
                 config, key, capture_bucket, model_package_group_name, approved_package
             )
-        cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name, condition=self.has_model)
-        cdk.CfnOutput(self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string)
+        # Unconditional: the delivery pipeline's smoke test reads them in every state (the name is constant).
+        self.endpoint_name_output = cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name)
+        self.deployed_model_output = cdk.CfnOutput(
+            self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string
+        )
 
     def _model_role(self, key: kms.IKey, artifact_bucket: s3.IBucket, group: str) -> iam.Role:
         role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))

@@ -1,7 +1,10 @@
 """Approve or reject the challenger in the Model Registry, with the comparison as the reason.
 
 Input: {"model_package_arn": str, "approve": bool, "reason": str}. Approving emits the registry's approval event,
-which the serving stack's deploy function turns into a blue/green deployment.
+which the serving stack's deploy function turns into a blue/green deployment. A package whose metadata says its
+lineage is incomplete or its readiness failed is rejected instead, and PackageNotReady is raised so the state
+machine takes its failure path (notified, champion kept). Before approving, the package's model card (built at
+build time, located by its metadata) is published as a SageMaker Model Card (see model_card_publisher).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from model_card_publisher import publish_model_card
+from readiness_gate import PackageNotReady, refusal
 
 logger = Logger()
 _sagemaker: Any = None
@@ -22,15 +27,29 @@ def sagemaker() -> Any:
     return _sagemaker
 
 
-def set_approval(event: dict[str, Any], client: Any) -> dict[str, str]:
+def set_approval(event: dict[str, Any], client: Any, s3: Any = None) -> dict[str, str]:
     arn, approve, reason = event.get("model_package_arn"), event.get("approve"), event.get("reason", "")
     if not isinstance(arn, str) or not isinstance(approve, bool):
         raise ValueError(f"input: expected model_package_arn and a boolean approve ({event!r})")
+    card_arn = None
+    if approve:
+        metadata = client.describe_model_package(ModelPackageName=arn).get("CustomerMetadataProperties")
+        refused = refusal(arn, metadata)
+        if refused:
+            client.update_model_package(
+                ModelPackageArn=arn, ModelApprovalStatus="Rejected", ApprovalDescription=f"readiness: {refused}"[:1024]
+            )
+            raise PackageNotReady(refused)
+        # The card first: a card that cannot be published fails the approval (caught by the state machine).
+        card_arn = publish_model_card(client, s3, arn, metadata)
     status = "Approved" if approve else "Rejected"
     client.update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=f"retraining loop: {reason}"[:1024]
     )
-    return {"model_package_arn": arn, "status": status}
+    result = {"model_package_arn": arn, "status": status}
+    if card_arn:
+        result["model_card_arn"] = card_arn
+    return result
 
 
 @logger.inject_lambda_context

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from mlops.lambda_loader import load_handler_module
+
+_LOAD_ONCE = threading.Lock()
 
 
 @dataclass
@@ -36,10 +39,11 @@ class DeployedFunction:
     module: ModuleType | None = None
 
     def load(self) -> ModuleType:
-        if self.module is None:
-            module_name, _ = self.handler.rsplit(".", 1)
-            self.module = load_handler_module(self.code_dir, module_name)
-        return self.module
+        with _LOAD_ONCE:
+            if self.module is None:
+                module_name, _ = self.handler.rsplit(".", 1)
+                self.module = load_handler_module(self.code_dir, module_name)
+            return self.module
 
     def call(self, event: Any) -> Any:
         module = self.load()

@@ -49,6 +49,8 @@ class TwinPipelineRunner:
             result = run_local_pipeline(
                 data, self.config.target_column, config, run_dir / "steps",
                 min_accuracy=float(parameters["MinAccuracy"]), registry=registry,
+                # As in AWS, the training run is tracked (the governance gate needs its MLflow run id).
+                tracking_uri=f"sqlite:///{self.work_dir / 'mlflow.db'}",
                 metadata={"pipeline_execution_arn": execution_arn},
             )  # fmt: skip
         self.runs.append({"execution": execution_arn, "accuracy": result.accuracy, "package": result.model_package_arn})

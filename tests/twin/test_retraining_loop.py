@@ -134,7 +134,12 @@ def test_a_second_alarm_during_a_run_starts_no_second_retraining(cloud: TwinClou
     first = cloud.start_execution(machine, ALARM_EVENT, "first")
     second = cloud.start_execution(machine, ALARM_EVENT, "second")
     first_result, second_result = cloud.wait_execution(first, 180), cloud.wait_execution(second, 180)
-    assert first_result["status"] == second_result["status"] == "SUCCEEDED"
+    trace = {
+        "states": [cloud.visited_states(first), cloud.visited_states(second)],
+        "handler_errors": [(c[0], str(c[2])) for c in cloud.dispatcher.calls if isinstance(c[2], Exception)],
+        "pipeline_failures": cloud.pipeline_failures,
+    }
+    assert first_result["status"] == second_result["status"] == "SUCCEEDED", trace
     skipped = [name for name, arn in (("first", first), ("second", second)) if "Skipped" in cloud.visited_states(arn)]
     assert len(skipped) == 1
     assert len(cloud.pipeline_runner.runs) == 1  # type: ignore[union-attr]

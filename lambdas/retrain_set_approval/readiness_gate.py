@@ -1,0 +1,30 @@
+"""Whether a model package may be approved, from its registry metadata: pure logic, no AWS.
+
+The build pipeline records lineage and the readiness verdict in the package's CustomerMetadataProperties
+(`lineage_complete`, `lineage_missing`, `readiness_verdict`, `readiness_failed`; see mlops/governance). A package
+without them, with incomplete lineage or with a failed readiness check is refused: approving it would send an
+untraceable or unproven model to the endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class PackageNotReady(RuntimeError):
+    """Approval refused; the Step Functions error name is this class's name, the cause is the message."""
+
+
+def refusal(arn: str, metadata: Mapping[str, str] | None) -> str | None:
+    """The reason to refuse approving `arn`, or None when its metadata says lineage complete and ready."""
+    metadata = metadata or {}
+    reasons = []
+    if "lineage_complete" not in metadata:
+        reasons.append("no lineage recorded in the package metadata")
+    elif metadata["lineage_complete"] != "true":
+        reasons.append(f"lineage incomplete (missing: {metadata.get('lineage_missing') or 'unknown fields'})")
+    if "readiness_verdict" not in metadata:
+        reasons.append("no readiness verdict recorded in the package metadata")
+    elif metadata["readiness_verdict"] != "ready":
+        reasons.append(f"readiness failed (checks: {metadata.get('readiness_failed') or 'unknown'})")
+    return f"{arn}: not approvable: {'; '.join(reasons)}" if reasons else None

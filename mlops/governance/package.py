@@ -1,0 +1,122 @@
+"""Governance of a local pipeline run folder (the `--out` of `mlops pipeline run`): read it, assess, write.
+
+The folder layout is the local pipeline's: train/output/model.tar.gz (the artifact the endpoint gets),
+train/model/model_meta.json, evaluate/evaluation/evaluation.json, preprocess/test/*.csv (the holdout set) and
+baseline/. The governance files are written at its top: lineage.json, model_card.json, model_card.md,
+readiness.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import UserError
+from mlops.governance import readiness
+from mlops.governance.contract import run_contract_test
+from mlops.governance.lineage import BASELINE_FILES, LINEAGE_FILE, collect_lineage, registry_metadata
+from mlops.governance.model_card import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
+from pipeline_code.common import DataError, read_csv_dir
+from stacks.config import PlatformConfig
+
+EVALUATION = Path("evaluate") / "evaluation" / "evaluation.json"
+MODEL_ARCHIVE = Path("train") / "output" / "model.tar.gz"
+MODEL_META = Path("train") / "model" / "model_meta.json"
+HOLDOUT = Path("preprocess") / "test"
+BASELINE = Path("baseline")
+
+
+@dataclass
+class Governance:
+    lineage: dict[str, Any]
+    card: dict[str, Any]
+    verdict: readiness.Verdict
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """CustomerMetadataProperties for the registered package."""
+        return registry_metadata(self.lineage, self.verdict.to_json())
+
+
+def prepare(
+    run_dir: Path, data: Path, config: PlatformConfig, *, data_uri: str | None = None, model_name: str = ""
+) -> Governance:
+    """Collect lineage, build the card and assess readiness right after the steps ran (before registration)."""
+    lineage = collect_lineage(run_dir, data, config, data_uri=data_uri)
+    card = build_model_card(
+        lineage,
+        _read(run_dir / EVALUATION),
+        _read(run_dir / MODEL_META),
+        model_name=model_name or config.resource_name("models"),
+        risk_rating=config.model_risk_rating,
+    )
+    return Governance(lineage, card, assess(run_dir, config, lineage=lineage, card=card))
+
+
+def finalize(run_dir: Path, governance: Governance, config: PlatformConfig, package: Mapping[str, Any] | None) -> None:
+    """Write the governance files; the card names the registered package when there is one."""
+    if package:
+        governance.card = build_model_card(
+            governance.lineage,
+            _read(run_dir / EVALUATION),
+            _read(run_dir / MODEL_META),
+            model_name=governance.card["model_overview"]["model_name"],
+            risk_rating=config.model_risk_rating,
+            package=package,
+        )
+    _write(run_dir / LINEAGE_FILE, governance.lineage)
+    _write(run_dir / MODEL_CARD_FILE, governance.card)
+    (run_dir / MODEL_CARD_MARKDOWN).write_text(render_markdown(governance.card))
+    _write(run_dir / readiness.READINESS_FILE, governance.verdict.to_json())
+
+
+def assess(
+    run_dir: Path,
+    config: PlatformConfig,
+    *,
+    lineage: Mapping[str, Any] | None = None,
+    card: Mapping[str, Any] | None = None,
+) -> readiness.Verdict:
+    """The readiness verdict of a run folder; lineage and card are read from it unless given."""
+    evaluation_path = run_dir / EVALUATION
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not found or not a folder (expected a pipeline run folder, the --out of run)")
+    if not evaluation_path.is_file():
+        raise UserError(f"{evaluation_path}: not found (is {run_dir} a pipeline run folder?)")
+    try:
+        summary = json.loads(evaluation_path.read_text())["summary"]
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{evaluation_path}: not an evaluation report (no summary block)") from None
+    policy = readiness.Policy.from_config(config)
+    lineage = _read(run_dir / LINEAGE_FILE) if lineage is None else lineage
+    card = _read(run_dir / MODEL_CARD_FILE) if card is None else card
+    baseline = {name: (run_dir / BASELINE / name).is_file() for name in BASELINE_FILES}
+    rows, errors = _contract(run_dir, policy.contract_rows, config.random_seed)
+    return readiness.evaluate(policy, summary, baseline, lineage, rows, errors, card)
+
+
+def _contract(run_dir: Path, rows: int, seed: int) -> tuple[int, list[str]]:
+    archive = run_dir / MODEL_ARCHIVE
+    if not archive.is_file():
+        return 0, [f"{archive}: model artifact not found"]
+    try:
+        holdout = read_csv_dir(run_dir / HOLDOUT)
+    except DataError as exc:
+        return 0, [f"holdout set: {exc}"]
+    result = run_contract_test(archive, holdout, rows, seed)
+    return result.rows, result.errors
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _write(path: Path, document: Any) -> None:
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
