@@ -63,6 +63,7 @@ def run_local_pipeline(
     progress: Progress = lambda _: None,
     registry: LocalRegistry | None = None,
     metadata: Mapping[str, str] | None = None,
+    champion_model: Path | None = None,
 ) -> LocalRunResult:
     """Run every step; bad input raises UserError naming the file or column."""
     threshold = config.min_accuracy if min_accuracy is None else min_accuracy
@@ -118,6 +119,8 @@ def run_local_pipeline(
                 str(paths.evaluation_dir),
                 "--positive-class",
                 config.positive_class,
+                "--champion-model-uri",
+                str(champion_model) if champion_model else "none",
             ],
             env,
         )

@@ -139,6 +139,8 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     input_data = ParameterString(name="InputDataUri", default_value=spec.raw_data_uri)
     min_accuracy = ParameterFloat(name="MinAccuracy", default_value=spec.min_accuracy)
     approval = ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status)
+    # The serving model's artifact; the evaluate step scores it on the same holdout set ("none": no champion).
+    champion = ParameterString(name="ChampionModelDataUri", default_value="none")
 
     def output_uri(step: str) -> Join:
         return Join(on="/", values=[spec.artifact_uri, ExecutionVariables.PIPELINE_EXECUTION_ID, step])
@@ -231,6 +233,7 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
                     destination=output_uri("evaluation"),
                 )
             ],
+            arguments=["--champion-model-uri", champion],
         ),
         property_files=[report],
     )
@@ -307,7 +310,7 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     )
     return Pipeline(
         name=spec.pipeline_name,
-        parameters=[input_data, min_accuracy, approval],
+        parameters=[input_data, min_accuracy, approval, champion],
         steps=[preprocess, train, evaluate, baseline, gate],
         sagemaker_session=session,
     )

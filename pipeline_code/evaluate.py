@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--test-dir", type=Path, default=PROCESSING / "test")
     parser.add_argument("--output-dir", type=Path, default=PROCESSING / "evaluation")
     parser.add_argument("--positive-class", default="Yes", help="for binary precision/recall; else the rarer class")
+    parser.add_argument(
+        "--champion-model-uri",
+        default="none",
+        help="the serving model's model.tar.gz (s3:// or a local path), scored on the same holdout set",
+    )
     return parser.parse_args(argv)
 
 
@@ -104,6 +111,37 @@ def evaluate(
     return report
 
 
+def champion_on_same_holdout(uri: str, test: pd.DataFrame, args: argparse.Namespace) -> dict[str, Any]:
+    """The serving model's accuracy on this run's holdout set, so challenger and champion are compared fairly.
+
+    A champion that cannot be scored (unreadable artifact, a feature it needs is gone) is reported, not fatal: the
+    comparison then falls back to the registered metrics and says so.
+    """
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            model_dir = fetch_model(uri, Path(scratch))
+            model, meta = load_model(model_dir)
+            scored = evaluate(model, meta, test, args.positive_class, args.test_dir)
+        return {"champion_accuracy": scored["summary"]["accuracy"], "champion_model_uri": uri}
+    except (DataError, OSError, ValueError, KeyError) as exc:
+        return {"champion_accuracy": None, "champion_model_uri": uri, "champion_error": f"{type(exc).__name__}: {exc}"}
+
+
+def fetch_model(uri: str, scratch: Path) -> Path:
+    """A model directory from an s3:// model.tar.gz (downloaded with the job's role) or a local path."""
+    if uri.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        boto3.client("s3").download_file(bucket, key, str(scratch / "model.tar.gz"))
+        return scratch
+    local = Path(uri)
+    if local.is_file():
+        shutil.copy(local, scratch / "model.tar.gz")
+        return scratch
+    return local
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     args = parse_args(argv)
@@ -112,6 +150,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     report = evaluate(model, meta, test, args.positive_class, args.test_dir)
     report["summary"]["model_version"] = meta.get("model_version")
     report["summary"]["mlflow_run_id"] = meta.get("mlflow_run_id")
+    if args.champion_model_uri != "none":
+        report["summary"].update(champion_on_same_holdout(args.champion_model_uri, test, args))
     holdout = {
         f"holdout_{k}": v["value"]
         for section in report.values()

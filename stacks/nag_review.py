@@ -84,6 +84,10 @@ REVIEWS: tuple[Review, ...] = (
         "Batch models and transform jobs are named per (batch, package) digest; scoped to the project's batch prefix.",
     ),
     Review(
+        r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-card/[a-z0-9-]+-models-\*",
+        "One model card per package version of the project's group, named <group>-<version>.",
+    ),
+    Review(
         r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[a-z0-9-]+/execution/\*",
         "Pipeline execution ids are generated per run; scoped to the executions of the project's one pipeline.",
     ),

@@ -74,12 +74,18 @@ class RetrainingStack(cdk.Stack):
 
         start = self._handler("StartPipelineFunction", "retrain_start_pipeline", "Starts the model build pipeline", {
             "PIPELINE_NAME": pipeline_name,
+            "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
         })  # fmt: skip
         start.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sagemaker:StartPipelineExecution"],
                 resources=[self.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)],
             )
+        )
+        # It passes the serving package's artifact to the pipeline, so it reads which package that is.
+        approved_package.grant_read(start.role)
+        start.role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[group_packages])
         )
         check = self._handler(
             "CheckPipelineFunction", "retrain_check_pipeline", "Pipeline run status and its package",
@@ -121,8 +127,23 @@ class RetrainingStack(cdk.Stack):
             "SetApprovalFunction", "retrain_set_approval", "Approves or rejects the challenger", {}
         )
         set_approval.role.add_to_policy(
-            iam.PolicyStatement(actions=["sagemaker:UpdateModelPackage"], resources=[group_packages])
+            iam.PolicyStatement(
+                actions=["sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage"], resources=[group_packages]
+            )
         )
+        # The approval publishes the package's model card (built by the pipeline, stored beside its evaluation).
+        set_approval.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:CreateModelCard", "sagemaker:UpdateModelCard", "sagemaker:DescribeModelCard"],
+                resources=[
+                    self.format_arn(
+                        service="sagemaker", resource="model-card", resource_name=f"{model_package_group_name}-*"
+                    )
+                ],
+            )
+        )
+        artifact_bucket.grant_read(set_approval.role)
+        key.grant_decrypt(set_approval.role)
 
         self.state_machine = sfn.StateMachine(
             self,

@@ -38,7 +38,7 @@ def clients() -> Clients:
     return _clients
 
 
-def holdout_accuracy(aws: Clients, package_arn: str) -> float:
+def evaluation_report(aws: Clients, package_arn: str) -> dict[str, Any]:
     package = aws.sagemaker.describe_model_package(ModelPackageName=package_arn)
     try:
         uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
@@ -46,7 +46,7 @@ def holdout_accuracy(aws: Clients, package_arn: str) -> float:
         raise ValueError(f"{package_arn}: no ModelMetrics.ModelQuality.Statistics (evaluation report)") from None
     location = urlparse(uri)
     body = aws.s3.get_object(Bucket=location.netloc, Key=location.path.lstrip("/"))["Body"].read()
-    return float(json.loads(body)["summary"]["accuracy"])
+    return dict(json.loads(body))
 
 
 def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_accuracy: float) -> dict[str, Any]:
@@ -54,14 +54,23 @@ def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_
     if not isinstance(challenger_arn, str) or not challenger_arn:
         raise ValueError(f"input.model_package_arn: missing ({event!r})")
     champion_arn = aws.ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
-    champion = None if champion_arn == NO_MODEL else holdout_accuracy(aws, champion_arn)
-    result = compare(holdout_accuracy(aws, challenger_arn), champion, margin, min_accuracy)
+    summary = evaluation_report(aws, challenger_arn)["summary"]
+    same_holdout = summary.get("champion_accuracy")
+    if champion_arn == NO_MODEL:
+        champion, basis = None, "no champion"
+    elif isinstance(same_holdout, (int, float)):
+        # Both scored on the challenger's holdout set by the evaluate step: the like-for-like comparison.
+        champion, basis = float(same_holdout), "both on the challenger's holdout set"
+    else:
+        champion = float(evaluation_report(aws, champion_arn)["summary"]["accuracy"])
+        basis = "each on its own holdout set (the champion could not be scored on the new one)"
+    result = compare(float(summary["accuracy"]), champion, margin, min_accuracy)
     return {
         "better": result.better,
         "challenger_accuracy": result.challenger_accuracy,
         "champion_accuracy": result.champion_accuracy,
         "champion_arn": champion_arn,
-        "reason": result.reason,
+        "reason": f"{result.reason} ({basis})",
     }
 
 

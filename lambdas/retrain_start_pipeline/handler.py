@@ -1,6 +1,7 @@
 """Start the model build pipeline for a retraining run (idempotent per Step Functions execution).
 
-Input: {"execution": "<execution name>"}. Output: {"pipeline_execution_arn": str}.
+Input: {"execution": "<execution name>"}. Output: {"pipeline_execution_arn": str}. The serving model's artifact
+goes in as the pipeline parameter ChampionModelDataUri, so the evaluate step scores both on one holdout set.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import boto3
 from aws_lambda_powertools import Logger
 
 logger = Logger()
+NO_MODEL = "none"
 _sagemaker: Any = None
+_ssm: Any = None
 
 
 def sagemaker() -> Any:
@@ -23,12 +26,24 @@ def sagemaker() -> Any:
     return _sagemaker
 
 
-def start(event: dict[str, Any], client: Any, pipeline: str) -> dict[str, str]:
+def champion_model_data(client: Any, ssm: Any, parameter: str) -> str:
+    """The serving package's model artifact ("none" before the first deployment)."""
+    package = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+    if package == NO_MODEL:
+        return NO_MODEL
+    described = client.describe_model_package(ModelPackageName=package)
+    return str(described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+
+
+def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, parameter: str = "") -> dict[str, str]:
     execution = event.get("execution")
     if not isinstance(execution, str) or not execution:
         raise ValueError(f"input.execution: missing ({event!r})")
+    champion = champion_model_data(client, ssm, parameter) if ssm is not None else NO_MODEL
     response = client.start_pipeline_execution(
         PipelineName=pipeline,
+        # The evaluate step scores the serving model on the new holdout set too: a like-for-like comparison.
+        PipelineParameters=[{"Name": "ChampionModelDataUri", "Value": champion}],
         PipelineExecutionDisplayName=f"retrain-{execution}"[:82],
         PipelineExecutionDescription="Started by the retraining loop after a model-degraded alarm",
         # A retried task must not start a second pipeline run: the token (32-128 characters) makes the call
@@ -40,6 +55,9 @@ def start(event: dict[str, Any], client: Any, pipeline: str) -> dict[str, str]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    result = start(event, sagemaker(), os.environ["PIPELINE_NAME"])
+    global _ssm
+    if _ssm is None:
+        _ssm = boto3.client("ssm")
+    result = start(event, sagemaker(), os.environ["PIPELINE_NAME"], _ssm, os.environ["APPROVED_PACKAGE_PARAMETER"])
     logger.info("pipeline started", extra=result)
     return result

@@ -84,10 +84,11 @@ def collect_lineage(
     meta = _read_json(run_dir / "train" / "model" / "model_meta.json")
     evaluation = _read_json(run_dir / "evaluate" / "evaluation" / "evaluation.json")
     summary = evaluation.get("summary", {})
+    # The model-quality sections only (binary_/multiclass_classification_metrics), not comparisons added later.
     metrics = {
         name: value["value"]
-        for section in evaluation.values()
-        if isinstance(section, dict)
+        for key, section in evaluation.items()
+        if key.endswith("_metrics") and isinstance(section, dict)
         for name, value in section.items()
         if isinstance(value, dict) and "value" in value
     }

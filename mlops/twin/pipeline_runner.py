@@ -51,11 +51,22 @@ class TwinPipelineRunner:
                 min_accuracy=float(parameters["MinAccuracy"]), registry=registry,
                 # As in AWS, the training run is tracked (the governance gate needs its MLflow run id).
                 tracking_uri=f"sqlite:///{self.work_dir / 'mlflow.db'}",
+                champion_model=self._champion(str(parameters.get("ChampionModelDataUri", "none")), run_dir),
                 metadata={"pipeline_execution_arn": execution_arn},
             )  # fmt: skip
         self.runs.append({"execution": execution_arn, "accuracy": result.accuracy, "package": result.model_package_arn})
         if not result.registered:
             raise PipelineFailed(f"AccuracyBelowMinimum: {result.message}")
+
+    def _champion(self, uri: str, run_dir: Path) -> Path | None:
+        """The champion's model.tar.gz from (moto's) S3, as the evaluate step would download it in AWS."""
+        if uri == "none":
+            return None
+        location = urlparse(uri)
+        target = run_dir / "champion" / "model.tar.gz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.cloud.client("s3").download_file(location.netloc, location.path.lstrip("/"), str(target))
+        return target
 
     def _download(self, uri: str, target: Path) -> Path:
         location = urlparse(uri)

@@ -111,3 +111,11 @@ def test_approval_publishes_the_package_model_card_built_at_build_time(sagemaker
     publisher = load_handler_module("retrain_set_approval", "model_card_publisher")
     publisher.publish_model_card(sagemaker, s3, arn, metadata)
     assert sagemaker.describe_model_card(ModelCardName="mlops-models-1")["ModelCardVersion"] == 2
+
+
+def test_card_names_follow_the_model_card_name_pattern() -> None:
+    publisher = load_handler_module("retrain_set_approval", "model_card_publisher")
+    assert publisher.card_name(ARN) == "mlops-models-1"
+    long = publisher.card_name(f"arn:aws:sagemaker:us-east-1:1:model-package/{'g_' * 40}/12")
+    assert len(long) <= 63 and long.endswith("-12") and long[0].isalnum()
+    assert publisher.publish_model_card(None, None, ARN, READY) is None  # no card recorded: nothing to publish

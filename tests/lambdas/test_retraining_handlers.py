@@ -93,8 +93,11 @@ def test_guard_handler_lets_exactly_one_of_two_simultaneous_starts_through(aws) 
         handler.run({"action": "steal"}, table, LIMITS, NOW)
 
 
-def _package(sagemaker: Any, s3: Any, accuracy: float, run: str = "run") -> str:
-    body = json.dumps({"summary": {"accuracy": accuracy}})
+def _package(sagemaker: Any, s3: Any, accuracy: float, run: str = "run", champion_accuracy: float | None = None) -> str:
+    summary: dict[str, Any] = {"accuracy": accuracy}
+    if champion_accuracy is not None:
+        summary["champion_accuracy"] = champion_accuracy
+    body = json.dumps({"summary": summary})
     s3.put_object(Bucket="artifacts", Key=f"{run}/evaluation.json", Body=body)
     spec = {
         "Containers": [{"Image": "i"}],
@@ -132,6 +135,19 @@ def test_compare_handler_reads_both_evaluation_reports(registry) -> None:
     ssm.put_parameter(Name=PARAMETER, Value=champion, Type="String", Overwrite=True)
     result = handler.run({"model_package_arn": challenger}, aws, PARAMETER, 0.03, 0.85)
     assert result["better"] is False and result["champion_accuracy"] == 0.95 and result["challenger_accuracy"] == 0.97
+    assert "each on its own holdout set" in result["reason"]
+
+
+def test_compare_prefers_the_champion_scored_on_the_challengers_holdout(registry) -> None:
+    sagemaker, s3, ssm = registry
+    handler = load_handler_module("retrain_compare")
+    aws = handler.Clients(sagemaker=sagemaker, s3=s3, ssm=ssm)
+    champion = _package(sagemaker, s3, 0.97, "champion")  # its own, older holdout said 0.97
+    challenger = _package(sagemaker, s3, 0.93, "challenger", champion_accuracy=0.90)  # on the new holdout: 0.90
+    ssm.put_parameter(Name=PARAMETER, Value=champion, Type="String", Overwrite=True)
+    result = handler.run({"model_package_arn": challenger}, aws, PARAMETER, 0.0, 0.85)
+    assert result["better"] is True and result["champion_accuracy"] == 0.90
+    assert "both on the challenger's holdout set" in result["reason"]
 
 
 def test_check_handler_finds_the_package_its_run_registered(registry) -> None:
@@ -157,7 +173,10 @@ def test_start_and_set_approval_handlers(registry) -> None:
     sagemaker, s3, _ = registry
     start = load_handler_module("retrain_start_pipeline")
     sagemaker.create_pipeline(PipelineName="p", PipelineDefinition="{}", RoleArn="arn:aws:iam::123456789012:role/r")
-    assert start.start({"execution": "e1"}, sagemaker, "p")["pipeline_execution_arn"].startswith("arn:aws:sagemaker:")
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    assert start.champion_model_data(sagemaker, ssm, PARAMETER) == "none"
+    run = start.start({"execution": "e1"}, sagemaker, "p", ssm, PARAMETER)["pipeline_execution_arn"]
+    assert run.startswith("arn:aws:sagemaker:")
     approval = load_handler_module("retrain_set_approval")
     package = _package(sagemaker, s3, 0.9)
     assert (

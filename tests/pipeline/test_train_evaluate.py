@@ -96,3 +96,25 @@ def test_model_archive_with_path_traversal_is_refused(tmp_path: Path) -> None:
         tar.add(tmp_path / "x", arcname="../escaped")
     with pytest.raises(DataError, match="unsafe member"):
         safe_extract(evil, tmp_path / "out")
+
+
+def test_evaluate_scores_the_champion_on_the_same_holdout_set(split: Path, tmp_path: Path) -> None:
+    _train(split, tmp_path / "challenger")
+    _train(split, tmp_path / "champion", None, "--C", "0.001")  # a weaker model: heavily regularised
+    with tarfile.open(tmp_path / "champion.tar.gz", "w:gz") as tar:
+        for item in (tmp_path / "champion").iterdir():
+            tar.add(item, arcname=item.name)
+    args = ["--model-dir", str(tmp_path / "challenger"), "--test-dir", str(split / "test")]
+    evaluate.main(
+        [*args, "--output-dir", str(tmp_path / "e"), "--champion-model-uri", str(tmp_path / "champion.tar.gz")]
+    )
+    summary = json.loads((tmp_path / "e" / "evaluation.json").read_text())["summary"]
+    champion, _ = evaluate.load_model(tmp_path / "champion")
+    test = pd.read_csv(split / "test" / "test.csv")
+    expected = float((champion.predict(test[["balance", "student", "income"]]) == test["default"]).mean())
+    assert summary["champion_accuracy"] == pytest.approx(expected)
+    evaluate.main(
+        [*args, "--output-dir", str(tmp_path / "f"), "--champion-model-uri", str(tmp_path / "missing.tar.gz")]
+    )
+    broken = json.loads((tmp_path / "f" / "evaluation.json").read_text())["summary"]
+    assert broken["champion_accuracy"] is None and "missing" in broken["champion_error"]

@@ -7,6 +7,7 @@ Paths: better challenger -> approved and deployed; worse challenger -> rejected,
 from __future__ import annotations
 
 import json
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from mlops.sample_data import load_dataset
 from mlops.twin.cloud import TwinCloud
 from mlops.twin.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
+from pipeline_code import preprocess, train
 from stacks.config import load_config
 
 CONFIG = load_config()
@@ -50,15 +52,40 @@ def desired_package(cloud: TwinCloud) -> str:
     return str(cloud.client("ssm").get_parameter(Name=CONFIG.approved_package_parameter)["Parameter"]["Value"])
 
 
-def champion(cloud: TwinCloud, accuracy: float) -> str:
-    """A serving model whose registered holdout accuracy is `accuracy` (its evaluation report in S3)."""
+def champion(cloud: TwinCloud, tmp_path: Path, regularisation: float, pipeline_split: bool = False) -> str:
+    """A serving model: really trained (inverse regularisation C), packed and registered like the pipeline does.
+
+    Its registered report claims an accuracy of 0.999 on purpose: the loop must compare on the challenger's holdout
+    set (the evaluate step scores the champion there), not trust a number measured on other data.
+    """
+    data = load_dataset("ISLR", "Default")
+    channel = tmp_path / "champion-train"
+    channel.mkdir()
+    data.to_csv(channel / "train.csv", index=False)
+    if pipeline_split:  # exactly the training split the pipeline will make (same seed): the same model
+        raw = tmp_path / "champion-raw.csv"
+        data.to_csv(raw, index=False)
+        split = ["--holdout-fraction", str(CONFIG.holdout_fraction), "--seed", str(CONFIG.random_seed)]
+        preprocess.main(
+            ["--input-dir", str(raw), "--output-dir", str(tmp_path / "champion-split"), "--target", "default", *split]
+        )
+        channel = tmp_path / "champion-split" / "train"
+    model_dir = tmp_path / "champion-model"
+    train.main(
+        ["--target", "default", "--C", str(regularisation)],
+        {"SM_CHANNEL_TRAIN": str(channel), "SM_MODEL_DIR": str(model_dir)},
+    )
+    with tarfile.open(tmp_path / "champion.tar.gz", "w:gz") as tar:
+        for item in model_dir.iterdir():
+            tar.add(item, arcname=item.name)
     s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
     bucket = raw_bucket(cloud)
-    s3.put_object(Bucket=bucket, Key="champion/evaluation.json", Body=json.dumps({"summary": {"accuracy": accuracy}}))
+    s3.upload_file(str(tmp_path / "champion.tar.gz"), bucket, "champion/model.tar.gz")
+    s3.put_object(Bucket=bucket, Key="champion/evaluation.json", Body=json.dumps({"summary": {"accuracy": 0.999}}))
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=CONFIG.resource_name("models"),
-        InferenceSpecification={"Containers": [{"Image": "image"}], "SupportedContentTypes": ["text/csv"],
-                                "SupportedResponseMIMETypes": ["text/csv"]},
+        InferenceSpecification={"Containers": [{"Image": "image", "ModelDataUrl": f"s3://{bucket}/champion/model.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
         ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
                                                       "S3Uri": f"s3://{bucket}/champion/evaluation.json"}}},
         ModelApprovalStatus="Approved",
@@ -91,19 +118,20 @@ def package_status(cloud: TwinCloud, arn: str) -> str:
 @pytest.mark.slow
 def test_better_challenger_is_approved_and_deployed(cloud: TwinCloud, tmp_path: Path) -> None:
     upload_raw(cloud, load_dataset("ISLR", "Default"), tmp_path)
-    old = champion(cloud, accuracy=0.90)
+    old = champion(cloud, tmp_path, regularisation=1e-5)  # so regularised it only learns the class prior
     result, states = run_loop(cloud, "better")
     assert result["status"] == "SUCCEEDED", result["trace"]
     assert states[-3:] == ["NotifyPromoted", "Release", "Done"]
     (run,) = cloud.pipeline_runner.runs  # type: ignore[union-attr]
-    assert run["accuracy"] > 0.90 and package_status(cloud, run["package"]) == "Approved"
+    assert package_status(cloud, run["package"]) == "Approved"
     assert desired_package(cloud) == run["package"] != old  # the deploy function made it the served package
 
 
 @pytest.mark.slow
 def test_worse_challenger_is_rejected_and_the_champion_stays(cloud: TwinCloud, tmp_path: Path) -> None:
     upload_raw(cloud, load_dataset("ISLR", "Default"), tmp_path)
-    old = champion(cloud, accuracy=0.999)
+    # The very model the pipeline will train (same split, seed and hyperparameters): a tie is not "better".
+    old = champion(cloud, tmp_path, regularisation=1.0, pipeline_split=True)
     result, states = run_loop(cloud, "worse")
     assert result["status"] == "SUCCEEDED" and "RejectChallenger" in states and "Deploy" not in states
     (run,) = cloud.pipeline_runner.runs  # type: ignore[union-attr]
@@ -116,7 +144,7 @@ def test_pipeline_failure_is_caught_notified_and_the_champion_stays(cloud: TwinC
     data = load_dataset("ISLR", "Default")
     data["default"] = "No"  # one class: the preprocess step rejects it, the pipeline run fails
     upload_raw(cloud, data, tmp_path)
-    old = champion(cloud, accuracy=0.90)
+    old = champion(cloud, tmp_path, regularisation=1e-5)
     result, states = run_loop(cloud, "broken")
     assert result["status"] == "FAILED"
     assert "PipelineDidNotRegister" in states and "NotifyFailure" in states and "ReleaseAfterFailure" in states
@@ -129,7 +157,7 @@ def test_pipeline_failure_is_caught_notified_and_the_champion_stays(cloud: TwinC
 @pytest.mark.slow
 def test_a_second_alarm_during_a_run_starts_no_second_retraining(cloud: TwinCloud, tmp_path: Path) -> None:
     upload_raw(cloud, load_dataset("ISLR", "Default"), tmp_path)
-    champion(cloud, accuracy=0.90)
+    champion(cloud, tmp_path, regularisation=1e-5)
     machine = cloud.state_machine_arn("RetrainingLoop")
     first = cloud.start_execution(machine, ALARM_EVENT, "first")
     second = cloud.start_execution(machine, ALARM_EVENT, "second")
