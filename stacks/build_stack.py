@@ -20,6 +20,7 @@ from constructs import Construct
 from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri
 from stacks.config import PlatformConfig
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
+from stacks.constructs.sdk_cache import cached
 from stacks.constructs.step_code import StepCode
 
 RAW_PREFIX = "raw"
@@ -149,7 +150,7 @@ class BuildStack(cdk.Stack):
             seed=config.random_seed,
             kms_key_arn="${KeyArn}",
         )
-        return cdk.Fn.sub(build_definition(spec), values)
+        return cdk.Fn.sub(cached("pipeline-definition", spec, lambda: build_definition(spec)), values)
 
     def _mlflow_server(
         self, config: PlatformConfig, key: kms.IKey, artifact_bucket: s3.IBucket
@@ -175,6 +176,10 @@ class BuildStack(cdk.Stack):
         return server
 
 
+def cached_sklearn_image(region: str, framework_version: str) -> str:
+    return cached("sklearn-image", [region, framework_version], lambda: sklearn_image_uri(region, framework_version))
+
+
 def _sklearn_image(config: PlatformConfig) -> str:
     """The scikit-learn framework image for the region, from the SDK's own table (no hand-kept account map)."""
-    return sklearn_image_uri(config.region, config.sklearn_framework_version)
+    return cached_sklearn_image(config.region, config.sklearn_framework_version)

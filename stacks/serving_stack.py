@@ -27,8 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from pipeline_code.definition import sklearn_image_uri
-from stacks.build_stack import NO_MODEL
+from stacks.build_stack import NO_MODEL, cached_sklearn_image
 from stacks.config import PlatformConfig
 from stacks.constructs.image_pull import grant_image_pull
 from stacks.constructs.python_handler import PythonHandler
@@ -120,7 +119,7 @@ class ServingStack(cdk.Stack):
                 resources=[self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
             )
         )
-        grant_image_pull(role, sklearn_image_uri(self.config.region, self.config.sklearn_framework_version))
+        grant_image_pull(role, cached_sklearn_image(self.config.region, self.config.sklearn_framework_version))
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

@@ -24,6 +24,7 @@ from constructs import Construct
 
 from stacks.config import PlatformConfig
 from stacks.constructs.image_pull import grant_image_pull
+from stacks.constructs.sdk_cache import cached
 
 BASELINE_PREFIX = "monitoring-baseline"
 REPORTS_PREFIX = "monitoring-reports"
@@ -37,9 +38,13 @@ BASELINE_DRIFT_THRESHOLD = 0.1
 
 def model_monitor_image(region: str) -> str:
     """Model Monitor's analyzer image for a region, from the SageMaker SDK's table (no hand-kept account map)."""
-    from sagemaker import image_uris
 
-    return str(image_uris.retrieve("model-monitor", region))
+    def retrieve() -> str:
+        from sagemaker import image_uris
+
+        return str(image_uris.retrieve("model-monitor", region))
+
+    return cached("model-monitor-image", [region], retrieve)
 
 
 def _name_of(job_definition_arn: str) -> str:

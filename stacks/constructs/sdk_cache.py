@@ -1,0 +1,34 @@
+"""A build cache for what the SageMaker SDK computes at synth time (the pipeline definition, image URIs).
+
+Both are pure functions of their inputs and the SDK's version, but importing the SDK and building the definition
+costs ~3 s of every synth. Results are kept under .build/sdk-cache, keyed by a hash of the inputs and the SDK
+version, so a synth with unchanged inputs never imports the SDK; any change of input or SDK recomputes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+CACHE_DIR = Path(__file__).resolve().parents[2] / ".build" / "sdk-cache"
+
+
+def cached(kind: str, inputs: Any, compute: Callable[[], str], cache_dir: Path = CACHE_DIR) -> str:
+    if dataclasses.is_dataclass(inputs) and not isinstance(inputs, type):
+        inputs = dataclasses.asdict(inputs)
+    key_source = json.dumps({"kind": kind, "inputs": inputs, "sdk": version("sagemaker")}, sort_keys=True)
+    path = cache_dir / f"{kind}-{hashlib.sha256(key_source.encode()).hexdigest()[:32]}.txt"
+    if path.exists():
+        return path.read_text()
+    value = compute()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(value)
+    partial.replace(path)  # atomic: parallel synths never read half a file
+    return value
