@@ -69,7 +69,7 @@ class PlatformConfig:
     mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
 
     # Serve
-    serving_mode: Literal["realtime", "serverless", "async"] = "realtime"
+    serving_mode: Literal["realtime", "serverless", "async", "multi_model"] = "realtime"
     endpoint_instance_type: str = "ml.m5.large"
     endpoint_min_instances: int = 1
     endpoint_max_instances: int = 4

@@ -35,6 +35,7 @@ from stacks.constructs.python_handler import PythonHandler
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "capture"
 ASYNC_PREFIX = "async"
+MULTI_MODEL_PREFIX = "multi-model"
 
 
 class ServingStack(cdk.Stack):
@@ -49,10 +50,13 @@ class ServingStack(cdk.Stack):
         capture_bucket: s3.IBucket,
         model_package_group_name: str,
         approved_package: ssm.IStringParameter,
+        inference_source_url: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
+        self.multi_model = config.serving_mode == "multi_model"
+        self._artifact_bucket, self._key = artifact_bucket, key
         self.endpoint_name = config.resource_name("endpoint")
         self.variant_name = VARIANT
         self.approved_package_arn = cdk.CfnParameter(
@@ -72,16 +76,20 @@ class ServingStack(cdk.Stack):
         self.model_role = self._model_role(key, artifact_bucket, model_package_group_name)
         self.alarms = self._rollback_alarms(config)
         self.notifications = sns.Topic(self, "Notifications", master_key=key, enforce_ssl=True)
-        model = sagemaker.CfnModel(
-            self,
-            "Model",
-            execution_role_arn=self.model_role.role_arn,
-            containers=[
-                sagemaker.CfnModel.ContainerDefinitionProperty(
-                    model_package_name=self.approved_package_arn.value_as_string
-                )
-            ],
-            enable_network_isolation=True,
+        model = (
+            self._multi_model(config, artifact_bucket, inference_source_url)
+            if self.multi_model
+            else sagemaker.CfnModel(
+                self,
+                "Model",
+                execution_role_arn=self.model_role.role_arn,
+                containers=[
+                    sagemaker.CfnModel.ContainerDefinitionProperty(
+                        model_package_name=self.approved_package_arn.value_as_string
+                    )
+                ],
+                enable_network_isolation=True,
+            )
         )
         endpoint_config = self._endpoint_config(config, key, capture_bucket, model)
         self.endpoint = sagemaker.CfnEndpoint(
@@ -92,11 +100,12 @@ class ServingStack(cdk.Stack):
             deployment_config=self._deployment_config(config),
             # Keep the instance count auto scaling has set when a new model rolls out (SageMaker allows a model
             # change on a scaled variant; an instance-type change needs the variant deregistered first).
-            retain_all_variant_properties=config.serving_mode == "realtime",
+            retain_all_variant_properties=config.serving_mode in ("realtime", "multi_model"),
         )
-        for resource in (model, endpoint_config, self.endpoint):
-            resource.cfn_options.condition = self.has_model
-        if config.serving_mode == "realtime":
+        if not self.multi_model:  # a multi-model endpoint serves no model until one is copied in: it always exists
+            for resource in (model, endpoint_config, self.endpoint):
+                resource.cfn_options.condition = self.has_model
+        if config.serving_mode in ("realtime", "multi_model"):
             self._autoscaling(config)
         self.deploy_function = self._deploy_path(config, model_package_group_name, approved_package)
         if config.batch_transform:
@@ -107,6 +116,27 @@ class ServingStack(cdk.Stack):
         self.endpoint_name_output = cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name)
         self.deployed_model_output = cdk.CfnOutput(
             self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string
+        )
+
+    def _multi_model(
+        self, config: PlatformConfig, artifact_bucket: s3.IBucket, inference_source_url: str
+    ) -> sagemaker.CfnModel:
+        """One endpoint, many model versions: the container loads `<prefix>/<version>.tar.gz` per TargetModel.
+
+        The deploy function adds an approved package by copying its model.tar.gz under the prefix (no stack
+        update); the inference code is the same inference.py as every other serving mode.
+        """
+        self.multi_model_url = artifact_bucket.s3_url_for_object(f"{MULTI_MODEL_PREFIX}/")
+        return sagemaker.CfnModel(
+            self,
+            "MultiModel",
+            execution_role_arn=self.model_role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=cached_sklearn_image(config.region, config.sklearn_framework_version),
+                mode="MultiModel",
+                model_data_url=self.multi_model_url,
+                environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": inference_source_url},
+            ),
         )
 
     def _model_role(self, key: kms.IKey, artifact_bucket: s3.IBucket, group: str) -> iam.Role:
@@ -345,6 +375,7 @@ class ServingStack(cdk.Stack):
                 "MODEL_PACKAGE_GROUP": group,
                 "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
                 "SERVING_STACK_NAME": self.stack_name,
+                **({"MULTI_MODEL_URL": self.multi_model_url} if self.multi_model else {}),
             },
             powertools_layer_version=config.powertools_layer_version,
             reserved_concurrency=1,  # deployments are serialised: one stack update at a time
@@ -358,6 +389,10 @@ class ServingStack(cdk.Stack):
         )
         approved_package.grant_read(role)
         approved_package.grant_write(role)
+        if self.multi_model:  # copies approved model artifacts under the multi-model prefix
+            self._artifact_bucket.grant_read(role)
+            self._artifact_bucket.grant_put(role, f"{MULTI_MODEL_PREFIX}/*")
+            self._key.grant_encrypt_decrypt(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["cloudformation:DescribeStacks", "cloudformation:UpdateStack"],

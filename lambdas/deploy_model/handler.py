@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -39,10 +40,11 @@ class RetryLater(RuntimeError):
 class Clients:
     """boto3 clients, created once per container; tests pass their own."""
 
-    def __init__(self, sagemaker: Any = None, ssm: Any = None, cloudformation: Any = None) -> None:
+    def __init__(self, sagemaker: Any = None, ssm: Any = None, cloudformation: Any = None, s3: Any = None) -> None:
         self.sagemaker = sagemaker or boto3.client("sagemaker")
         self.ssm = ssm or boto3.client("ssm")
         self.cloudformation = cloudformation or boto3.client("cloudformation")
+        self.s3 = s3 or boto3.client("s3")
 
 
 _clients: Clients | None = None
@@ -55,7 +57,9 @@ def clients() -> Clients:
     return _clients
 
 
-def on_approval(event: dict[str, Any], aws: Clients, group: str, parameter: str, stack_name: str) -> Decision:
+def on_approval(
+    event: dict[str, Any], aws: Clients, group: str, parameter: str, stack_name: str, multi_model_url: str = ""
+) -> Decision:
     arn = package_arn_from_event(event)
     package = {"ModelPackageArn": arn, **aws.sagemaker.describe_model_package(ModelPackageName=arn)}
     stack = aws.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -63,9 +67,24 @@ def on_approval(event: dict[str, Any], aws: Clients, group: str, parameter: str,
     if decision.action == "retry":
         raise RetryLater(decision.reason)
     if decision.action == "deploy":
+        if multi_model_url:
+            # A multi-model endpoint loads any artifact under its prefix on demand: no stack update needed.
+            target = publish_to_multi_model(aws.s3, package, multi_model_url)
+            decision = Decision("deploy", arn, f"{decision.reason}; available as TargetModel {target}")
         aws.ssm.put_parameter(Name=parameter, Value=arn, Type="String", Overwrite=True)
-        _update_stack(aws.cloudformation, stack)
+        if not multi_model_url:
+            _update_stack(aws.cloudformation, stack)
     return decision
+
+
+def publish_to_multi_model(s3: Any, package: dict[str, Any], prefix_url: str) -> str:
+    """Copy the package's model.tar.gz to `<prefix>/<group>-<version>.tar.gz`; the name is the TargetModel."""
+    source = urlparse(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    target = urlparse(prefix_url)
+    name = package["ModelPackageArn"].split(":model-package/", 1)[1].replace("/", "-") + ".tar.gz"
+    key = f"{target.path.strip('/')}/{name}"
+    s3.copy_object(Bucket=target.netloc, Key=key, CopySource={"Bucket": source.netloc, "Key": source.path.lstrip("/")})
+    return name
 
 
 def on_stack_status(event: dict[str, Any], aws: Clients, parameter: str, stack_name: str) -> Decision:
@@ -115,7 +134,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     stack_name = os.environ["SERVING_STACK_NAME"]
     try:
         if event_kind(event) == "approval":
-            decision = on_approval(event, clients(), os.environ["MODEL_PACKAGE_GROUP"], parameter, stack_name)
+            group, multi_model = os.environ["MODEL_PACKAGE_GROUP"], os.environ.get("MULTI_MODEL_URL", "")
+            decision = on_approval(event, clients(), group, parameter, stack_name, multi_model)
         else:
             decision = on_stack_status(event, clients(), parameter, stack_name)
     except MalformedEvent as exc:

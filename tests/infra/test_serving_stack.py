@@ -130,7 +130,7 @@ def test_approvals_and_rollbacks_reach_the_deploy_function(serving) -> None:
 @pytest.fixture(scope="module")
 def mode_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     templates = {}
-    for mode in ("serverless", "async"):
+    for mode in ("serverless", "async", "multi_model"):
         context = cdk_context()
         context["platform"] = {**context["platform"], "serving_mode": mode}
         out: Path = tmp_path_factory.mktemp(mode)
@@ -188,3 +188,17 @@ def test_batch_transform_option_scores_files_with_the_approved_package(serving) 
             }
         },
     )
+
+
+def test_multi_model_option(mode_templates) -> None:
+    template = mode_templates["multi_model"]
+    model = _only(template, "AWS::SageMaker::Model")
+    container = model["Properties"]["PrimaryContainer"]
+    assert container["Mode"] == "MultiModel" and "multi-model/" in json.dumps(container["ModelDataUrl"])
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert "Condition" not in model  # the endpoint exists before any model: versions are copied in on approval
+    deploy = [
+        r for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "MULTI_MODEL_URL" in r["Properties"]["Environment"]["Variables"]
+    ]  # fmt: skip
+    assert len(deploy) == 1

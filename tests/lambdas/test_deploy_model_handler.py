@@ -157,3 +157,19 @@ class _Context:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:us-east-1:111111111111:function:deploy"
     aws_request_id = "test"
+
+
+def test_multi_model_deploy_copies_the_artifact_under_the_prefix_without_a_stack_update(handler: Any, aws: Any) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="models/v1/model.tar.gz", Body=b"model bytes")
+    spec = {"Containers": [{"Image": "image", "ModelDataUrl": "s3://artifacts/models/v1/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}  # fmt: skip
+    arn = aws.sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP, InferenceSpecification=spec, ModelApprovalStatus="Approved"
+    )["ModelPackageArn"]
+    aws.s3 = s3
+    decision = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK, "s3://artifacts/multi-model/")
+    assert decision.action == "deploy" and "TargetModel mlops-models-1.tar.gz" in decision.reason
+    assert s3.get_object(Bucket="artifacts", Key="multi-model/mlops-models-1.tar.gz")["Body"].read() == b"model bytes"
+    assert desired(aws) == arn and aws.updates == []
