@@ -13,17 +13,18 @@ Responses: ``application/json`` gives ``{"predictions": [{"label", "probability"
 where ``probability`` is the model's probability of the predicted label; ``text/csv`` gives
 ``label,probability`` lines.
 
-Malformed payloads raise :class:`PayloadError` (or a subclass) carrying ``status_code`` (400, 406 or 415) and
-a message naming the row and column at fault. The attributes mirror the inference toolkit's
-``BaseInferenceToolkitError`` (``status_code``, ``message``, ``phrase``) so servers that duck-type on them
-answer 4xx instead of 500 (the offline twin's server does; the scikit-learn container's multi-model server
-does for the toolkit's own class). Row numbers are 1-based and count data rows only (a tolerated CSV header
-is not a row).
+Malformed payloads give a :class:`PayloadError` (or a subclass) carrying ``status_code`` (400, 406 or 415) and
+a message naming the row and column at fault. It travels as a value to ``output_fn`` (:class:`RequestError`),
+which answers with that status in the scikit-learn container and raises it elsewhere. The attributes mirror the
+inference toolkit's ``BaseInferenceToolkitError`` (``status_code``, ``message``, ``phrase``) so servers that
+duck-type on them answer 4xx instead of 500 (the offline twin's server does). Row numbers are 1-based and
+count data rows only (a tolerated CSV header is not a row).
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import math
@@ -105,7 +106,26 @@ def model_fn(model_dir: str) -> LoadedModel:
     return LoadedModel(pipeline=joblib.load(model_path), meta=meta)
 
 
-def input_fn(request_body: str | bytes | bytearray, content_type: str | None) -> Payload:
+@dataclass
+class RequestError:
+    """A malformed request, carried as a value from input_fn/predict_fn to output_fn.
+
+    SageMaker's scikit-learn container wraps any exception raised by input_fn or predict_fn into a 500; only
+    output_fn can choose the status (by returning the container's own Response). So errors travel to output_fn,
+    which answers 4xx in the container and raises the PayloadError elsewhere (the offline endpoint maps it to 4xx).
+    """
+
+    error: PayloadError
+
+
+def input_fn(request_body: str | bytes | bytearray, content_type: str | None) -> Payload | RequestError:
+    try:
+        return _parse_request(request_body, content_type)
+    except PayloadError as exc:
+        return RequestError(exc)
+
+
+def _parse_request(request_body: str | bytes | bytearray, content_type: str | None) -> Payload:
     media_type = _media_type(content_type or JSON)
     if media_type not in (CSV, JSON):
         raise UnsupportedContentTypeError(f"unsupported content type '{content_type}': use '{CSV}' or '{JSON}'")
@@ -119,8 +139,13 @@ def input_fn(request_body: str | bytes | bytearray, content_type: str | None) ->
     return _parse_json(text)
 
 
-def predict_fn(input_data: Payload, model: LoadedModel) -> list[dict[str, Any]]:
-    frame = to_frame(input_data, model.meta)
+def predict_fn(input_data: Payload | RequestError, model: LoadedModel) -> list[dict[str, Any]] | RequestError:
+    if isinstance(input_data, RequestError):
+        return input_data
+    try:
+        frame = to_frame(input_data, model.meta)
+    except PayloadError as exc:
+        return RequestError(exc)
     probabilities = np.asarray(model.pipeline.predict_proba(frame), dtype=float)
     classes = [str(label) for label in model.pipeline.classes_]
     best = probabilities.argmax(axis=1)
@@ -131,7 +156,30 @@ def predict_fn(input_data: Payload, model: LoadedModel) -> list[dict[str, Any]]:
     ]
 
 
-def output_fn(prediction: list[dict[str, Any]], accept: str | None) -> tuple[str, str]:
+def output_fn(prediction: list[dict[str, Any]] | RequestError, accept: str | None) -> Any:
+    try:
+        if isinstance(prediction, RequestError):
+            raise prediction.error
+        return _serialize(prediction, accept)
+    except PayloadError as exc:
+        response = _container_error_response(exc)
+        if response is None:
+            raise
+        return response
+
+
+def _container_error_response(error: PayloadError) -> Any:
+    """The scikit-learn container's Response with the error's 4xx status, or None outside that container."""
+    try:
+        # Looked up at run time: the container ships this module; the offline twin and tests do not.
+        worker = importlib.import_module("sagemaker_containers.beta.framework.worker")
+    except ImportError:
+        return None
+    body = json.dumps({"error": type(error).__name__, "message": str(error)})
+    return worker.Response(response=body, status=error.status_code, mimetype=JSON)
+
+
+def _serialize(prediction: list[dict[str, Any]], accept: str | None) -> tuple[str, str]:
     media_type = _choose_accept(accept)
     if media_type == CSV:
         lines = [f"{item['label']},{item['probability']}" for item in prediction]

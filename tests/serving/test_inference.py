@@ -124,3 +124,26 @@ def test_unsupported_accept_is_406(inf: ModuleType, model: Any) -> None:
 def test_model_fn_names_missing_file(inf: ModuleType, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"model\.joblib"):
         inf.model_fn(str(tmp_path))
+
+
+def test_in_the_sagemaker_container_a_malformed_request_is_answered_4xx_not_500(
+    inf: ModuleType, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The container wraps exceptions from input_fn/predict_fn into 500s; errors must reach output_fn as values.
+
+    The container's worker module is stood in by a minimal one with its Response signature (the real one is not
+    installable here); the point is which function answers and with which status.
+    """
+
+    class Response:
+        def __init__(self, response: str, status: int, mimetype: str) -> None:
+            self.response, self.status, self.mimetype = response, status, mimetype
+
+    worker = ModuleType("sagemaker_containers.beta.framework.worker")
+    worker.Response = Response  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sagemaker_containers.beta.framework.worker", worker)
+    parsed = inf.input_fn("1,2\n", "text/csv")  # must not raise in input_fn
+    predicted = inf.predict_fn(parsed, model)  # nor in predict_fn
+    answer = inf.output_fn(predicted, "application/json")
+    assert answer.status == 400 and "row 1 has 2 values" in answer.response
+    assert inf.output_fn(inf.predict_fn(inf.input_fn("x", "image/png"), model), "application/json").status == 415
