@@ -35,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
     # Imported here, not at module level, so that `mlops --help` does not pay for pandas and scikit-learn.
-    from mlops import cost_cli, drift_cli, pipeline_cli, readiness_cli, rightsize_cli, serve_cli
+    from mlops import cost_cli, demo_cli, drift_cli, pipeline_cli, readiness_cli, rightsize_cli, serve_cli
 
     return [
+        demo_cli.register,
         pipeline_cli.register,
         drift_cli.register,
         serve_cli.register,

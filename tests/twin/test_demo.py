@@ -1,0 +1,142 @@
+"""`mlops demo --fast`: the whole story, asserted step by step, not just its exit code.
+
+One run (module fixture) of the command as a user runs it: it synthesizes the platform, trains on the ISLR Default
+data, serves, drifts, alarms, retrains through the synthesized state machine and redeploys blue/green.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops import demo_cli
+from mlops.cli import _Parser
+from mlops.errors import UserError
+from mlops.twin.demo import new_run_dir
+from mlops.twin.traffic import SHIFTED_FEATURES, UNSHIFTED_FEATURES
+from stacks.config import load_config
+
+A_MIN = load_config().min_accuracy
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    parser = _Parser(prog="mlops")
+    demo_cli.register(parser.add_subparsers(dest="group", required=True, parser_class=_Parser))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            args = parser.parse_args(argv)
+            code = int(args.handler(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = int(exc.code or 0)
+        except UserError as exc:  # as mlops.cli.main reports them
+            print(f"mlops: error: {exc}", file=sys.stderr)
+            code = 2
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("demo")
+    code, stdout, stderr = run_cli(["demo", "--fast", "--json", "--out", str(out)])
+    result = json.loads(stdout.strip().splitlines()[-1])  # --json: the last line is the result
+    return {"code": code, "result": result, "stdout": stdout, "stderr": stderr, "out": out}
+
+
+@pytest.mark.slow
+def test_the_story_completes(demo: dict[str, Any]) -> None:
+    result = demo["result"]
+    assert demo["code"] == 0, (result["reasons"], demo["stderr"][-3000:])
+    assert result["completed"] and result["reasons"] == []
+
+
+@pytest.mark.slow
+def test_drift_alarms_fire_only_after_the_drift_began_and_only_for_shifted_features(demo: dict[str, Any]) -> None:
+    result = demo["result"]
+    feature_alarms = [a for a in result["alarms"] if a["feature"]]
+    assert {a["feature"] for a in feature_alarms} & {"income"}, result["alarms"]  # the shifted feature alarmed
+    assert all(a["first_alarm_step"] >= result["drift_started_step"] for a in result["alarms"]), result["alarms"]
+    assert all(a["feature"] in SHIFTED_FEATURES for a in feature_alarms), result["alarms"]
+    assert not [a for a in feature_alarms if a["feature"] in UNSHIFTED_FEATURES]
+
+
+@pytest.mark.slow
+def test_exactly_one_retraining_registers_a_better_model_that_serves_all_traffic(demo: dict[str, Any]) -> None:
+    result = demo["result"]
+    assert result["retrainings"] == 1
+    champion, challenger = result["models"]
+    assert challenger["holdout_accuracy"] > A_MIN
+    assert result["final_model_accuracy"] == challenger["holdout_accuracy"]
+    assert result["final_package"] == challenger["package"] != champion["package"]
+    assert result["new_model_traffic_share"] == 1.0
+    comparison = result["comparison"]
+    assert comparison["better"] and comparison["challenger_accuracy"] > comparison["champion_accuracy"]
+    (states,) = [s for s in result["retraining_states"] if "StartPipeline" in s]
+    assert states[-5:] == ["ApproveChallenger", "Deploy", "NotifyPromoted", "Release", "Done"]
+
+
+@pytest.mark.slow
+def test_no_request_failed_over_the_whole_run(demo: dict[str, Any]) -> None:
+    result = demo["result"]
+    assert result["requests"] > 0 and result["failed_requests"] == 0
+
+
+@pytest.mark.slow
+def test_every_deployed_handler_is_exercised(demo: dict[str, Any]) -> None:
+    """A Lambda function added to the stacks must be driven by the twin's story, or this fails."""
+    (run_dir,) = [p for p in demo["out"].iterdir() if p.is_dir()]
+    synthesized = set()
+    for template in (run_dir / "cdk.out").glob("*.template.json"):
+        resources = json.loads(template.read_text())["Resources"]
+        synthesized |= {k for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
+    assert synthesized and synthesized == set(demo["result"]["handlers_deployed"])
+    assert synthesized <= set(demo["result"]["handlers_called"]), synthesized - set(demo["result"]["handlers_called"])
+    assert demo["result"]["batch_transform_job"]
+
+
+@pytest.mark.slow
+def test_the_report_names_the_drifted_features(demo: dict[str, Any]) -> None:
+    result = demo["result"]
+    page = Path(result["report"])
+    text = page.read_text()
+    drifted = {a["feature"] for a in result["alarms"] if a["feature"]}
+    for feature in drifted:
+        assert feature in text
+        assert (page.parent / f"distribution_{feature}.png").stat().st_size > 1000
+    assert (page.parent / "psi_over_time.png").exists()
+    assert "Timeline" in demo["stdout"] and "Story: completed" in demo["stdout"]
+
+
+def test_each_run_gets_its_own_folder_under_a_reused_out(tmp_path: Path) -> None:
+    first, second = new_run_dir(tmp_path), new_run_dir(tmp_path)
+    assert first != second and first.is_dir() and second.is_dir() and first.parent == second.parent == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["demo", "--steps", "2"], "--steps"),
+        (["demo", "--drift-share", "-1"], "--drift-share"),
+        (["demo", "--drift-share", "nan"], "--drift-share"),
+        (["demo", "--seed", "-3"], "--seed"),
+        (["demo", "--steps", "many"], "--steps"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_option(argv: list[str], option: str, tmp_path: Path) -> None:
+    code, _, stderr = run_cli([*argv, "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert stderr.count("\n") == 1 and option in stderr
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_out_must_be_a_folder(tmp_path: Path) -> None:
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    code, _, stderr = run_cli(["demo", "--out", str(afile)])
+    assert code == 2 and "--out" in stderr
