@@ -19,12 +19,12 @@ from constructs import Construct
 
 from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri
 from stacks.config import PlatformConfig
+from stacks.constructs.approved_package import NO_MODEL
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
 from stacks.constructs.sdk_cache import cached
 from stacks.constructs.step_code import StepCode
 
 RAW_PREFIX = "raw"
-NO_MODEL = "none"  # the value lambdas/deploy_model reads as "nothing deployed yet"
 PIPELINE_PREFIX = "pipelines"
 MLFLOW_PREFIX = "mlflow"
 

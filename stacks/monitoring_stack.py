@@ -34,8 +34,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.build_stack import NO_MODEL, PIPELINE_PREFIX
+from stacks.build_stack import PIPELINE_PREFIX
 from stacks.config import PlatformConfig
+from stacks.constructs.approved_package import resolve_approved_package
 from stacks.constructs.drift_layer import DriftCoreLayer
 from stacks.constructs.model_monitor import BASELINE_DRIFT_THRESHOLD, BASELINE_PREFIX, ModelMonitorSchedules
 from stacks.constructs.monitoring_dashboard import monitoring_dashboard
@@ -71,18 +72,7 @@ class MonitoringStack(cdk.Stack):
         self.endpoint_name, self.variant_name = endpoint_name, variant_name
         self.namespace = f"{config.project_name}/drift"
         self.period = cdk.Duration.minutes(config.drift_check_rate_minutes)
-        package = cdk.CfnParameter(
-            self,
-            "ApprovedModelPackageArn",
-            type="AWS::SSM::Parameter::Value<String>",
-            default=config.approved_package_parameter,
-            description="SSM parameter with the approved model package ARN (written by the deploy function)",
-        )
-        self.has_model = cdk.CfnCondition(
-            self,
-            "HasApprovedModel",
-            expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(package.value_as_string, NO_MODEL)),
-        )
+        _, self.has_model = resolve_approved_package(self, config)
         self.model_monitor = (
             ModelMonitorSchedules(
                 self,

@@ -27,8 +27,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.build_stack import NO_MODEL, cached_sklearn_image
+from stacks.build_stack import cached_sklearn_image
 from stacks.config import PlatformConfig
+from stacks.constructs.approved_package import resolve_approved_package
 from stacks.constructs.image_pull import grant_image_pull
 from stacks.constructs.python_handler import PythonHandler
 
@@ -59,20 +60,7 @@ class ServingStack(cdk.Stack):
         self._artifact_bucket, self._key = artifact_bucket, key
         self.endpoint_name = config.resource_name("endpoint")
         self.variant_name = VARIANT
-        self.approved_package_arn = cdk.CfnParameter(
-            self,
-            "ApprovedModelPackageArn",
-            type="AWS::SSM::Parameter::Value<String>",
-            default=config.approved_package_parameter,
-            description="SSM parameter with the approved model package ARN (written by the deploy function)",
-        )
-        self.has_model = cdk.CfnCondition(
-            self,
-            "HasApprovedModel",
-            expression=cdk.Fn.condition_not(
-                cdk.Fn.condition_equals(self.approved_package_arn.value_as_string, NO_MODEL)
-            ),
-        )
+        self.approved_package_arn, self.has_model = resolve_approved_package(self, config)
         self.model_role = self._model_role(key, artifact_bucket, model_package_group_name)
         self.alarms = self._rollback_alarms(config)
         self.notifications = sns.Topic(self, "Notifications", master_key=key, enforce_ssl=True)
