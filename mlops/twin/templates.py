@@ -18,6 +18,7 @@ class Assembly:
 
     @classmethod
     def load(cls, outdir: Path) -> Assembly:
+        outdir = outdir.resolve()  # asset folders are handed to the handler loader, which needs absolute paths
         files = sorted(outdir.glob("*.template.json"))
         if not files:
             raise FileNotFoundError(f"{outdir}: no *.template.json (run `make synth` first)")
