@@ -21,5 +21,5 @@ def test_a_relative_output_folder_gives_absolute_asset_folders(tmp_path: Path, m
 
 
 def test_a_folder_without_templates_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no \\*.template.json"):
+    with pytest.raises(FileNotFoundError, match=r"no \*\.template\.json"):
         Assembly.load(tmp_path)
