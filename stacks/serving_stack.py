@@ -30,8 +30,8 @@ from constructs import Construct
 from stacks.build_stack import cached_sklearn_image
 from stacks.config import PlatformConfig
 from stacks.constructs.approved_package import resolve_approved_package
-from stacks.constructs.image_pull import grant_image_pull
 from stacks.constructs.python_handler import PythonHandler
+from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "capture"
@@ -138,19 +138,7 @@ class ServingStack(cdk.Stack):
             )
         )
         grant_image_pull(role, cached_sklearn_image(self.config.region, self.config.sklearn_framework_version))
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[
-                    self.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/Endpoints/*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
+        grant_sagemaker_logs(role, "/aws/sagemaker/Endpoints/*")
         return role
 
     def _endpoint_config(

@@ -23,7 +23,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from stacks.config import PlatformConfig
-from stacks.constructs.image_pull import grant_image_pull
+from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
 from stacks.constructs.sdk_cache import cached
 
 BASELINE_PREFIX = "monitoring-baseline"
@@ -192,20 +192,7 @@ class ModelMonitorSchedules(Construct):
         artifact_bucket.grant_put(role, f"{REPORTS_PREFIX}/*")
         key.grant_encrypt_decrypt(role)
         grant_image_pull(role, image)
-        stack = cdk.Stack.of(self)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
+        grant_sagemaker_logs(role)
         # Model Monitor publishes its per-feature and quality metrics itself; PutMetricData has no resource scope.
         role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:PutMetricData"], resources=["*"]))
         return role

@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.constructs.image_pull import grant_image_pull
+from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
 from stacks.constructs.step_code import StepCode
 
 SAGEMAKER = iam.ServicePrincipal("sagemaker.amazonaws.com")
@@ -53,24 +53,11 @@ class JobRole(iam.Role):
         super().__init__(
             scope, construct_id, assumed_by=SAGEMAKER, description="SageMaker processing and training jobs"
         )
-        stack = cdk.Stack.of(self)
         raw_bucket.grant_read(self)
         artifact_bucket.grant_read_write(self)
         key.grant_encrypt_decrypt(self)
         step_code.grant_read(self)
-        self.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
+        grant_sagemaker_logs(self)
         grant_image_pull(self, image_uri)
         self.add_to_policy(iam.PolicyStatement(actions=["sagemaker:PutRecord"], resources=[feature_group_arn]))
         self.add_to_policy(iam.PolicyStatement(actions=MLFLOW_LOGGING_ACTIONS, resources=[mlflow_tracking_server_arn]))
