@@ -95,17 +95,24 @@ def run_local_pipeline(
                 str(config.holdout_fraction),
                 "--seed",
                 str(config.random_seed),
+                "--chunk-rows",
+                str(config.preprocess_chunk_rows),
+                "--train-shards",
+                str(config.train_shard_count),
             ]
         )
     with _step("train", progress, seconds):
-        train.main(
-            ["--target", target, "--seed", str(config.random_seed)],
-            {
-                **env,
-                "SM_CHANNEL_TRAIN": str(paths.processing / "train"),
-                "SM_MODEL_DIR": str(paths.model_dir),
-            },
-        )
+        if config.training_engine == "xgboost":
+            _train_xgboost(config, target, paths, env)
+        else:
+            train.main(
+                ["--target", target, "--seed", str(config.random_seed)],
+                {
+                    **env,
+                    "SM_CHANNEL_TRAIN": str(paths.processing / "train"),
+                    "SM_MODEL_DIR": str(paths.model_dir),
+                },
+            )
         _pack_model(paths.model_dir, paths.model_archive)
     with _step("evaluate", progress, seconds):
         shutil.copy(paths.model_archive, paths.evaluate_model_dir / "model.tar.gz")
@@ -133,6 +140,8 @@ def run_local_pipeline(
                 str(paths.baseline_dir),
                 "--target",
                 target,
+                "--chunk-rows",
+                str(config.preprocess_chunk_rows),
             ]
         )
 
@@ -175,6 +184,28 @@ def run_local_pipeline(
         lineage=governance.lineage,
         readiness=governance.verdict.to_json(),
     )
+
+
+def _train_xgboost(config: PlatformConfig, target: str, paths: _Paths, env: Mapping[str, str]) -> None:
+    """The XGBoost engine: training_instance_count local worker processes, as the multi-instance training job runs."""
+    from mlops.distributed_training import TrainingError, run_distributed_training
+
+    try:
+        result = run_distributed_training(
+            paths.processing / "train",
+            paths.model_dir,
+            paths.root / "train" / "workers",
+            target=target,
+            workers=config.training_instance_count,
+            hyperparameters={**config.xgboost_hyperparameters, "seed": config.random_seed},
+            env=env,
+        )
+    except TrainingError as exc:
+        raise UserError(f"train: {exc}") from None
+    meta = json.loads((paths.model_dir / "model_meta.json").read_text())
+    rows = {w.host: w.rows for w in result.workers}
+    summary = {"engine": "xgboost", **meta["training_metrics"], "workers": len(result.workers), "rows": rows}
+    print(json.dumps({"train": summary}))
 
 
 def _version(arn: str | None) -> int | None:
@@ -267,9 +298,12 @@ def _register(
     registry: LocalRegistry | None,
     extra: Mapping[str, str],
 ) -> Any:
-    from pipeline_code.definition import sklearn_image_uri
+    from pipeline_code.definition import sklearn_image_uri, xgboost_image_uri
 
-    image = sklearn_image_uri(config.region, config.sklearn_framework_version)
+    if config.training_engine == "xgboost":
+        image = xgboost_image_uri(config.region, config.xgboost_framework_version)
+    else:
+        image = sklearn_image_uri(config.region, config.sklearn_framework_version)
     meta = json.loads((paths.model_dir / "model_meta.json").read_text())
     metadata = {
         "accuracy": f"{accuracy:.6f}",

@@ -1,8 +1,12 @@
 """Baseline step: the training data's statistics for monitoring, written by the shared numpy drift core.
 
-Container contract (SageMaker Processing): the training split in /opt/ml/processing/input/train, the baseline in
-/opt/ml/processing/baseline as statistics.json and constraints.json (SageMaker Model Monitor formats, extended
-with what the sigma rule needs), so that Model Monitor and the drift Lambda judge traffic against the same baseline.
+Container contract (SageMaker Processing): the training split in /opt/ml/processing/input/train (Parquet shards or
+CSV files), the baseline in /opt/ml/processing/baseline as statistics.json and constraints.json (SageMaker Model
+Monitor formats, extended with what the sigma rule needs), so that Model Monitor and the drift Lambda judge traffic
+against the same baseline.
+
+The split is read in chunks of at most --chunk-rows rows (drift_core.build_baseline_chunks: a bounded sample places
+the bin edges, a second pass counts exactly), so memory stays flat whatever the size of the training data.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline_code.common import check_target, read_csv_dir, run_main, split_feature_types
+from pipeline_code import tables
+from pipeline_code.common import DataError, run_main, split_feature_types
 
 PROCESSING = Path("/opt/ml/processing")
 
@@ -27,12 +32,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output-dir", type=Path, default=PROCESSING / "baseline")
     parser.add_argument("--target", required=True)
     parser.add_argument("--sigma", type=float, default=3.0, help="default k of the mean-shift rule")
-    return parser.parse_args(argv)
+    parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows read at a time")
+    args = parser.parse_args(argv)
+    if args.chunk_rows < 1:
+        raise DataError(f"--chunk-rows: must be at least 1 (got {args.chunk_rows})")
+    return args
 
 
-def to_columns(frame: pd.DataFrame, target: str) -> dict[str, np.ndarray]:
-    """Numeric features as float arrays (NaN = missing), the rest, target included, as strings."""
-    numeric, _ = split_feature_types(frame, [c for c in frame.columns if c != target])
+def to_columns(frame: pd.DataFrame, target: str, numeric: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Numeric features as float arrays (NaN = missing), the rest, target included, as strings.
+
+    `numeric`: the numeric features, decided once for the whole data set so that every chunk agrees.
+    """
+    if numeric is None:
+        numeric, _ = split_feature_types(frame, [c for c in frame.columns if c != target])
     columns = {}
     for name in frame.columns:
         if name in numeric:
@@ -47,19 +60,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     import drift_core
 
     args = parse_args(argv)
-    frame = read_csv_dir(args.train_dir)
-    check_target(frame, args.target, args.train_dir)
-    baseline = drift_core.build_baseline(
-        to_columns(frame, args.target), target=args.target, thresholds=drift_core.Thresholds(sigma=args.sigma)
+    # One validating pass fixes the column types for every chunk (and checks every shard has the target).
+    # The target is a class label whatever it looks like (as preprocess writes it).
+    schema = {**tables.infer_schema(args.train_dir, args.chunk_rows, [args.target]), args.target: tables.STRING}
+    numeric = [c for c, kind in schema.items() if kind != tables.STRING]
+    stats = {"rows": 0, "classes": set()}
+
+    def chunks() -> Iterator[tuple[dict[str, np.ndarray], dict[str, int]]]:
+        stats["rows"], stats["classes"] = 0, set()
+        for _, chunk in tables.iter_chunks(args.train_dir, args.chunk_rows, [args.target], schema):
+            stats["rows"] += len(chunk)
+            stats["classes"].update(chunk[args.target].dropna().astype(str).unique())
+            yield to_columns(chunk, args.target, numeric), {}
+
+    baseline = drift_core.build_baseline_chunks(
+        chunks, target=args.target, thresholds=drift_core.Thresholds(sigma=args.sigma)
     )
+    if len(stats["classes"]) < 2:
+        found = f"only '{next(iter(stats['classes']))}'" if stats["classes"] else "no values"
+        raise DataError(f"{args.train_dir}: target column '{args.target}' has {found}; at least two classes are needed")
     args.output_dir.mkdir(parents=True, exist_ok=True)
     written = drift_core.write_baseline(baseline, args.output_dir)
     print(
         json.dumps(
             {
                 "baseline": {
-                    "rows": len(frame),
-                    "features": len(frame.columns) - 1,
+                    "rows": stats["rows"],
+                    "features": len(schema) - 1,
                     "files": [Path(p).name for p in written],
                 }
             }

@@ -1,14 +1,17 @@
 """What the step scripts share: the data contract, CSV loading with clear errors, failure reporting.
 
+Reading a channel of many CSV/Parquet files, in chunks or whole, lives in `pipeline_code.tables`.
+
 This module ships inside the step containers (SageMaker's scikit-learn 1.2-1 image, Python 3.8/3.9): standard
 library, numpy, pandas, scikit-learn only, and no syntax or API newer than Python 3.8.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tarfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +19,6 @@ import pandas as pd
 MODEL_FILE = "model.joblib"
 MODEL_META_FILE = "model_meta.json"
 EVALUATION_FILE = "evaluation.json"
-TRAIN_FILE = "train.csv"
-TEST_FILE = "test.csv"
 # SageMaker surfaces the content of this file as the job's FailureReason.
 FAILURE_FILE = Path("/opt/ml/output/failure")
 
@@ -59,15 +60,11 @@ def read_csv_table(path: Path) -> pd.DataFrame:
 
 
 def read_csv_dir(directory: Path) -> pd.DataFrame:
-    """Concatenate every CSV of a channel; all files must share the first file's columns."""
-    files = csv_files(directory)
-    frames = [read_csv_table(files[0])]
-    for path in files[1:]:
-        frame = read_csv_table(path)
-        if list(frame.columns) != list(frames[0].columns):
-            raise DataError(f"{path}: columns {list(frame.columns)} differ from {files[0].name}'s")
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    """Every CSV and Parquet file of a channel, concatenated; see `tables.read_table_dir` (same checks)."""
+    # Imported here: tables imports DataError from this module.
+    from pipeline_code.tables import read_table_dir
+
+    return read_table_dir(directory)
 
 
 def check_target(frame: pd.DataFrame, target: str, source: Path) -> pd.Series:
@@ -117,3 +114,15 @@ def safe_extract(archive: Path, destination: Path) -> None:
             if (root != target and root not in target.parents) or member.issym() or member.islnk():
                 raise DataError(f"{archive}: unsafe member '{member.name}'")
         tar.extractall(root)
+
+
+def training_parser(description: str | None, environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The arguments every train script takes, defaulted by SageMaker Training's contract (SM_CHANNEL_TRAIN,
+    SM_MODEL_DIR) so the same script runs in the container and locally with those variables pointed elsewhere."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--train-dir", type=Path, default=Path(environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    )
+    parser.add_argument("--model-dir", type=Path, default=Path(environ.get("SM_MODEL_DIR", "/opt/ml/model")))
+    parser.add_argument("--target", required=True)
+    return parser

@@ -18,21 +18,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from pipeline_code.common import (
     EVALUATION_FILE,
-    MODEL_FILE,
     MODEL_META_FILE,
     DataError,
-    read_csv_dir,
     run_main,
     safe_extract,
 )
 from pipeline_code.experiment_tracking import log_evaluation
+from pipeline_code.tables import read_table_dir
 
 PROCESSING = Path("/opt/ml/processing")
 
@@ -52,14 +50,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def load_model(model_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """Load model.joblib and its metadata, unpacking SageMaker's model.tar.gz first when that is what we got."""
+    """The model and its metadata, unpacking SageMaker's model.tar.gz first when that is what we got.
+
+    Loaded by the serving code (inference.model_fn), so what is evaluated is what is served, for either engine
+    (scikit-learn's model.joblib or XGBoost's xgboost-model.json, as model_meta.json says).
+    """
+    from pipeline_code.inference import model_fn
+
     archive = model_dir / "model.tar.gz"
-    if archive.exists() and not (model_dir / MODEL_FILE).exists():
+    if archive.exists() and not (model_dir / MODEL_META_FILE).exists():
         safe_extract(archive, model_dir)
-    for name in (MODEL_FILE, MODEL_META_FILE):
-        if not (model_dir / name).exists():
-            raise DataError(f"{model_dir}: {name} not found (expected the training job's model artifact)")
-    return joblib.load(model_dir / MODEL_FILE), json.loads((model_dir / MODEL_META_FILE).read_text())
+    if not (model_dir / MODEL_META_FILE).exists():
+        raise DataError(f"{model_dir}: {MODEL_META_FILE} not found (expected the training job's model artifact)")
+    try:
+        loaded = model_fn(str(model_dir))
+    except (FileNotFoundError, ValueError) as exc:
+        raise DataError(f"{model_dir}: {exc} (expected the training job's model artifact)") from None
+    return loaded.pipeline, loaded.meta
 
 
 def evaluate(
@@ -146,7 +153,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     args = parse_args(argv)
     model, meta = load_model(args.model_dir)
-    test = read_csv_dir(args.test_dir)
+    test = read_table_dir(args.test_dir)
     report = evaluate(model, meta, test, args.positive_class, args.test_dir)
     report["summary"]["model_version"] = meta.get("model_version")
     report["summary"]["mlflow_run_id"] = meta.get("mlflow_run_id")

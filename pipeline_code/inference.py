@@ -1,7 +1,9 @@
-"""SageMaker scikit-learn serving functions for the tabular classifier.
+"""SageMaker serving functions for the tabular classifier, for both training engines.
 
-The same file runs in the SageMaker scikit-learn container and in the offline twin's local endpoint, so it
-imports only numpy, pandas, scikit-learn, joblib and the standard library, and nothing from this repository.
+The same file runs in the SageMaker scikit-learn container (engine "sklearn": ``model.joblib``), in the XGBoost
+framework container (engine "xgboost": ``xgboost-model.json``, the engine named in ``model_meta.json``) and in
+the offline twin's local endpoint, so it imports only numpy, pandas, scikit-learn, joblib, the standard library
+and, for XGBoost models only, xgboost; nothing from this repository. Both engines answer in the same formats.
 
 Request formats:
 - ``text/csv``: one row per line in ``meta["features"]`` order, no header; a header row whose values equal the
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 MODEL_FILE = "model.joblib"
+XGBOOST_MODEL_FILE = "xgboost-model.json"
 META_FILE = "model_meta.json"
 CSV = "text/csv"
 JSON = "application/json"
@@ -94,16 +97,80 @@ class Payload:
 
 def model_fn(model_dir: str) -> LoadedModel:
     meta_path = os.path.join(model_dir, META_FILE)
-    model_path = os.path.join(model_dir, MODEL_FILE)
+    meta: dict[str, Any] = {}
+    if os.path.isfile(meta_path):
+        with open(meta_path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+    engine = meta.get("engine", "sklearn")
+    model_path = os.path.join(
+        model_dir, meta.get("model_file", XGBOOST_MODEL_FILE if engine == "xgboost" else MODEL_FILE)
+    )
     for path in (model_path, meta_path):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"model file not found: {path}")
-    with open(meta_path, encoding="utf-8") as handle:
-        meta = json.load(handle)
     for key in ("features", "numeric_features", "categorical_features"):
         if not isinstance(meta.get(key), list):
             raise ValueError(f"{meta_path}: field '{key}' must be a list")
+    if engine == "xgboost":
+        return LoadedModel(pipeline=XGBoostClassifier.load(model_path, meta), meta=meta)
     return LoadedModel(pipeline=joblib.load(model_path), meta=meta)
+
+
+class XGBoostClassifier:
+    """An XGBoost booster behind the scikit-learn calls the serving and evaluation code make.
+
+    ``classes_``, ``predict_proba(frame)`` and ``predict(frame)`` take the same frame the scikit-learn pipeline
+    takes (numbers as float, categories as text, missing as NaN). Categories are encoded with the levels the
+    training hosts agreed on (``meta["categories"]``); an unseen category, like a missing value, is NaN.
+    """
+
+    def __init__(self, booster: Any, meta: dict[str, Any]) -> None:
+        self.booster = booster
+        self.features = list(meta["features"])
+        self.categorical = set(meta["categorical_features"])
+        self.levels = {
+            name: {str(v): float(i) for i, v in enumerate(values)}
+            for name, values in meta.get("categories", {}).items()
+        }
+        self.classes_ = np.asarray([str(c) for c in meta["classes"]], dtype=object)
+
+    @classmethod
+    def load(cls, path: str, meta: dict[str, Any]) -> XGBoostClassifier:
+        import xgboost  # only the xgboost engine needs it (the XGBoost container and the local install have it)
+
+        booster = xgboost.Booster()
+        booster.load_model(path)
+        return cls(booster, meta)
+
+    def _matrix(self, frame: pd.DataFrame) -> Any:
+        import xgboost
+
+        columns = []
+        for name in self.features:
+            if name in self.categorical:
+                levels = self.levels.get(name, {})
+                values = [levels.get(str(v).strip(), np.nan) if _present(v) else np.nan for v in frame[name]]
+                columns.append(np.asarray(values, dtype=np.float64))
+            else:
+                columns.append(pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64))
+        data = np.column_stack(columns).astype(np.float32)
+        types = ["c" if name in self.categorical else "q" for name in self.features]
+        return xgboost.DMatrix(
+            data, missing=np.nan, feature_names=self.features, feature_types=types, enable_categorical=True
+        )
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        scores = np.asarray(self.booster.predict(self._matrix(frame)), dtype=float)
+        if scores.ndim == 1:  # binary:logistic gives the probability of the second class
+            return np.column_stack([1.0 - scores, scores])
+        return scores
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.classes_[self.predict_proba(frame).argmax(axis=1)]
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) and value is not pd.NA
 
 
 @dataclass

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import joblib
@@ -29,20 +28,16 @@ from pipeline_code.common import (
     MODEL_FILE,
     MODEL_META_FILE,
     check_target,
-    read_csv_dir,
     run_main,
     split_feature_types,
+    training_parser,
 )
 from pipeline_code.experiment_tracking import log_training_run
+from pipeline_code.tables import read_table_dir
 
 
 def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--train-dir", type=Path, default=Path(environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
-    )
-    parser.add_argument("--model-dir", type=Path, default=Path(environ.get("SM_MODEL_DIR", "/opt/ml/model")))
-    parser.add_argument("--target", required=True)
+    parser = training_parser(__doc__, environ)
     parser.add_argument(
         "--algorithm", choices=("logistic_regression", "gradient_boosting"), default="logistic_regression"
     )
@@ -83,7 +78,7 @@ def build_model(numeric: list[str], categorical: list[str], args: argparse.Names
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     args = parse_args(argv, environ)
-    frame = read_csv_dir(args.train_dir)
+    frame = read_table_dir(args.train_dir)
     labels = check_target(frame, args.target, args.train_dir).astype(str)
     features = [c for c in frame.columns if c != args.target]
     numeric, categorical = split_feature_types(frame, features)

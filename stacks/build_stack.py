@@ -17,12 +17,14 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri
-from stacks.config import PlatformConfig
+from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri, xgboost_image_uri
+from stacks.code_version import code_version
+from stacks.config import PlatformConfig, config_sha256
 from stacks.constructs.approved_package import NO_MODEL
+from stacks.constructs.sagemaker_grants import grant_image_pull
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
 from stacks.constructs.sdk_cache import cached
-from stacks.constructs.step_code import StepCode
+from stacks.constructs.step_code import StepCode, script_id
 
 RAW_PREFIX = "raw"
 PIPELINE_PREFIX = "pipelines"
@@ -60,7 +62,9 @@ class BuildStack(cdk.Stack):
             string_value=NO_MODEL,
             description="ARN of the approved model package the endpoint serves; 'none' until the first approval",
         )
-        self.step_code = StepCode(self, "StepCode")
+        # serving_mode "triton" adds the PackageTriton step's script (readable by the job role, like the others).
+        triton = config.serving_mode == "triton"
+        self.step_code = StepCode(self, "StepCode", extra_scripts=("package_triton",) if triton else ())
         self.mlflow = self._mlflow_server(config, key, artifact_bucket)
         self.job_role = JobRole(
             self,
@@ -73,6 +77,9 @@ class BuildStack(cdk.Stack):
             feature_group_arn=feature_group_arn,
             mlflow_tracking_server_arn=self.mlflow.attr_tracking_server_arn,
         )
+        if config.training_engine == "xgboost":
+            # The XGBoost engine trains, evaluates and serves in the XGBoost framework image.
+            grant_image_pull(self.job_role, cached_xgboost_image(config.region, config.xgboost_framework_version))
         self.pipeline_role = PipelineRole(
             self,
             "PipelineRole",
@@ -86,7 +93,9 @@ class BuildStack(cdk.Stack):
             self,
             "Pipeline",
             pipeline_name=self.pipeline_name,
-            pipeline_description="raw data -> preprocess -> train -> evaluate -> baseline -> gate -> register",
+            pipeline_description=(
+                "raw data -> preprocess -> train -> evaluate -> baseline -> governance -> gate -> register"
+            ),
             role_arn=self.pipeline_role.role_arn,
             pipeline_definition={
                 "PipelineDefinitionBody": self._definition(config, key, raw_bucket, artifact_bucket, feature_group_name)
@@ -107,6 +116,8 @@ class BuildStack(cdk.Stack):
         feature_group_name: str,
     ) -> str:
         code = self.step_code
+        # The code version goes into every model's lineage (the governance step's arguments).
+        code_state = code_version(self.node.try_get_context)
         # Placeholder -> deploy-time value. Fn::Sub resolves them; the SDK only ever sees plain strings.
         values = {
             "RawBucket": raw_bucket.bucket_name,
@@ -115,7 +126,7 @@ class BuildStack(cdk.Stack):
             "KeyArn": key.key_arn,
             "MlflowArn": self.mlflow.attr_tracking_server_arn,
             "AssetBucket": code.library.s3_bucket_name,
-            **{f"{name.capitalize()}Key": asset.s3_object_key for name, asset in code.scripts.items()},
+            **{f"{script_id(name)}Key": asset.s3_object_key for name, asset in code.scripts.items()},
             "LibraryKey": code.library.s3_object_key,
             "TrainingSourceKey": code.training_source.s3_object_key,
             "InferenceSourceKey": code.inference_source.s3_object_key,
@@ -149,6 +160,21 @@ class BuildStack(cdk.Stack):
             holdout_fraction=config.holdout_fraction,
             seed=config.random_seed,
             kms_key_arn="${KeyArn}",
+            triton_code_uri="s3://${AssetBucket}/${PackageTritonKey}" if "package_triton" in code.scripts else "",
+            governance_code_uri="s3://${AssetBucket}/${GovernanceKey}",
+            code_commit=str(code_state["commit"]),
+            code_dirty={True: "true", False: "false"}.get(code_state["dirty"], "unknown"),
+            config_sha256=config_sha256(config),
+            project_name=config.project_name,
+            model_risk_rating=config.model_risk_rating,
+            readiness_majority_margin=config.readiness_majority_margin,
+            readiness_contract_rows=config.readiness_contract_rows,
+            training_engine=config.training_engine,
+            xgboost_framework_version=config.xgboost_framework_version,
+            xgboost_hyperparameters=tuple(config.xgboost_hyperparameters.items()),
+            preprocess_chunk_rows=config.preprocess_chunk_rows,
+            train_shard_count=config.train_shard_count,
+            feature_ingest_batch_size=config.feature_ingest_batch_size,
         )
         return cdk.Fn.sub(cached("pipeline-definition", spec, lambda: build_definition(spec)), values)
 
@@ -183,3 +209,7 @@ def cached_sklearn_image(region: str, framework_version: str) -> str:
 def _sklearn_image(config: PlatformConfig) -> str:
     """The scikit-learn framework image for the region, from the SDK's own table (no hand-kept account map)."""
     return cached_sklearn_image(config.region, config.sklearn_framework_version)
+
+
+def cached_xgboost_image(region: str, framework_version: str) -> str:
+    return cached("xgboost-image", [region, framework_version], lambda: xgboost_image_uri(region, framework_version))

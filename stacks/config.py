@@ -8,6 +8,7 @@ an invalid or unknown key fails synth with a message that names the key.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -63,13 +64,28 @@ class PlatformConfig:
     sklearn_framework_version: str = "1.2-1"
     processing_instance_type: str = "ml.m5.large"
     processing_instance_count: int = 1
+    # Data larger than memory: preprocess and baseline read this many rows at a time; the train split is written to
+    # train_shard_count Parquet files (at least one per training instance); Feature Store ingest goes in batches.
+    preprocess_chunk_rows: int = 100_000
+    train_shard_count: int = 1
+    feature_ingest_batch_size: int = 500
     training_instance_type: str = "ml.m5.large"
     training_instance_count: int = 1
+    # Training engine: "sklearn" (one instance, train.py) or "xgboost" (data-parallel across training_instance_count
+    # instances, train_xgboost.py in the SageMaker XGBoost framework container; the train channel ShardedByS3Key).
+    training_engine: Literal["sklearn", "xgboost"] = "sklearn"
+    xgboost_framework_version: str = "3.0-5"  # the container's xgboost is 3.0.5, the local pin (constraints.txt)
+    xgboost_num_round: int = 50
+    xgboost_max_depth: int = 3
+    xgboost_eta: float = 0.1
+    xgboost_min_child_weight: float = 1.0
+    xgboost_subsample: float = 1.0
     model_approval_status: Literal["PendingManualApproval", "Approved"] = "PendingManualApproval"
     mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
 
     # Serve
-    serving_mode: Literal["realtime", "serverless", "async", "multi_model"] = "realtime"
+    # "triton": a SageMaker Triton multi-model endpoint (FIL backend) for XGBoost models (training_engine xgboost)
+    serving_mode: Literal["realtime", "serverless", "async", "multi_model", "triton"] = "realtime"
     endpoint_instance_type: str = "ml.m5.large"
     endpoint_min_instances: int = 1
     endpoint_max_instances: int = 4
@@ -85,6 +101,7 @@ class PlatformConfig:
     serverless_memory_mb: int = 2048
     serverless_max_concurrency: int = 10
     async_max_concurrent_invocations: int = 4
+    triton_image_version: str = "25.09"  # sagemaker-tritonserver image (URI from sagemaker.image_uris)
     powertools_layer_version: int = 27
     batch_transform: bool = True
     batch_instance_type: str = "ml.m5.large"
@@ -122,6 +139,17 @@ class PlatformConfig:
     def approved_package_parameter(self) -> str:
         """SSM parameter holding the model package the endpoint serves (the deploy path's desired state)."""
         return f"/{self.project_name}/serving/approved-model-package-arn"
+
+    @property
+    def xgboost_hyperparameters(self) -> dict[str, Any]:
+        """The XGBoost engine's hyperparameters, named as train_xgboost.py takes them."""
+        return {
+            "num_round": self.xgboost_num_round,
+            "max_depth": self.xgboost_max_depth,
+            "eta": self.xgboost_eta,
+            "min_child_weight": self.xgboost_min_child_weight,
+            "subsample": self.xgboost_subsample,
+        }
 
     def resource_name(self, suffix: str) -> str:
         """A physical name for resources that need one (pipeline, model package group, feature group)."""
@@ -263,9 +291,37 @@ def _validate(c: PlatformConfig) -> None:
     check(bool(re.match(r"^[a-z][a-z-]{0,62}$", c.ground_truth_prefix)), "ground_truth_prefix", "lowercase, '-'")
     check(1 <= c.drift_lookback_hours <= 168, "drift_lookback_hours", "must be between 1 and 168")
     check(c.drift_min_rows >= 1, "drift_min_rows", "must be at least 1")
+    # Data larger than memory
+    check(1_000 <= c.preprocess_chunk_rows <= 10_000_000, "preprocess_chunk_rows", "must be between 1000 and 10000000")
+    check(1 <= c.train_shard_count <= 10_000, "train_shard_count", "must be between 1 and 10000")
+    check(
+        c.train_shard_count >= c.training_instance_count,
+        "train_shard_count",
+        f"must be >= training_instance_count ({c.training_instance_count}): every training instance needs a shard",
+    )
+    check(1 <= c.feature_ingest_batch_size <= 10_000, "feature_ingest_batch_size", "must be between 1 and 10000")
     # Governance
     check(0 <= c.readiness_majority_margin < 1, "readiness_majority_margin", "must be in [0, 1)")
     check(1 <= c.readiness_contract_rows <= 10000, "readiness_contract_rows", "must be between 1 and 10000")
+    # Training engine
+    check(bool(re.match(r"^\d+\.\d+-\d+$", c.xgboost_framework_version)), "xgboost_framework_version", "like 3.0-5")
+    check(1 <= c.xgboost_num_round <= 10000, "xgboost_num_round", "must be between 1 and 10000")
+    check(1 <= c.xgboost_max_depth <= 20, "xgboost_max_depth", "must be between 1 and 20")
+    check(0 < c.xgboost_eta <= 1, "xgboost_eta", "must be in (0, 1]")
+    check(c.xgboost_min_child_weight >= 0, "xgboost_min_child_weight", "must be at least 0")
+    check(0 < c.xgboost_subsample <= 1, "xgboost_subsample", "must be in (0, 1]")
+    check(
+        c.training_engine == "xgboost" or c.training_instance_count == 1,
+        "training_instance_count",
+        "more than 1 needs training_engine 'xgboost' (the sklearn engine trains on one instance)",
+    )
+    # Serving on Triton: the FIL backend serves tree models, so only the XGBoost engine's models qualify.
+    check(
+        c.serving_mode != "triton" or c.training_engine == "xgboost",
+        "serving_mode",
+        "'triton' serves XGBoost models: it needs training_engine 'xgboost'",
+    )
+    check(bool(re.match(r"^\d{2}\.\d{2}$", c.triton_image_version)), "triton_image_version", "like 25.09")
     check(
         bool(re.match(r"^\d+\.\d+-\d+$", c.sklearn_framework_version)),
         "sklearn_framework_version",
@@ -276,3 +332,9 @@ def _validate(c: PlatformConfig) -> None:
 def as_dict(config: PlatformConfig) -> dict[str, Any]:
     """The effective config as plain JSON-able data (for lineage and the README)."""
     return dataclasses.asdict(config)
+
+
+def config_sha256(config: PlatformConfig) -> str:
+    """sha256 of the effective config as canonical JSON (sorted keys): equal configs, equal digests."""
+    text = json.dumps(as_dict(config), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -85,9 +85,14 @@ class MonitoringStack(cdk.Stack):
                 endpoint_name=endpoint_name,
                 condition=self.has_model,
             )
-            if config.model_monitor_enabled
+            # SageMaker Model Monitor does not monitor multi-model endpoints, which the Triton endpoint is.
+            if config.model_monitor_enabled and config.serving_mode != "triton"
             else None
         )
+        if self.model_monitor is None:
+            # Only the schedules wait for a deployed model: without them, the parameter and condition stay out.
+            for unused in (self.has_model.node.id, "ApprovedModelPackageArn"):
+                self.node.try_remove_child(unused)
         self.drift_function = self._drift_function(
             config, capture_bucket, capture_prefix, artifact_bucket, model_package_group_name, approved_package
         )
@@ -134,7 +139,7 @@ class MonitoringStack(cdk.Stack):
             "MIN_ROWS": str(config.drift_min_rows),
             "GROUND_TRUTH_PREFIX": config.ground_truth_prefix,
         }
-        if config.model_monitor_enabled:
+        if self.model_monitor is not None:
             environment["MONITOR_BASELINE_URI"] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
         handler = PythonHandler(
             self,
@@ -164,7 +169,7 @@ class MonitoringStack(cdk.Stack):
         capture_bucket.grant_read(role, markers)
         capture_bucket.grant_put(role, markers)  # never delete: a deleted marker would let a file count twice
         artifact_bucket.grant_read(role, f"{PIPELINE_PREFIX}/*")  # the pipeline's baseline step output
-        if config.model_monitor_enabled:
+        if self.model_monitor is not None:
             artifact_bucket.grant_read(role, f"{BASELINE_PREFIX}/*")
             artifact_bucket.grant_put(role, f"{BASELINE_PREFIX}/*")
         return handler

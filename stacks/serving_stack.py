@@ -27,16 +27,18 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.build_stack import cached_sklearn_image
+from stacks.build_stack import PIPELINE_PREFIX, cached_sklearn_image, cached_xgboost_image
 from stacks.config import PlatformConfig
 from stacks.constructs.approved_package import resolve_approved_package
 from stacks.constructs.python_handler import PythonHandler
 from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
+from stacks.constructs.triton_endpoint import TritonEndpoint, TritonEndpointProps, triton_image_uri
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "capture"
 ASYNC_PREFIX = "async"
 MULTI_MODEL_PREFIX = "multi-model"
+TRITON_PREFIX = "triton"  # the Triton endpoint's archives: <prefix>/<group>-v<version>.tar.gz, one per TargetModel
 
 
 class ServingStack(cdk.Stack):
@@ -57,6 +59,7 @@ class ServingStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.multi_model = config.serving_mode == "multi_model"
+        self.triton = config.serving_mode == "triton"
         self._artifact_bucket, self._key = artifact_bucket, key
         self.endpoint_name = config.resource_name("endpoint")
         self.variant_name = VARIANT
@@ -64,6 +67,36 @@ class ServingStack(cdk.Stack):
         self.model_role = self._model_role(key, artifact_bucket, model_package_group_name)
         self.alarms = self._rollback_alarms(config)
         self.notifications = sns.Topic(self, "Notifications", master_key=key, enforce_ssl=True)
+        if self.triton:
+            self.triton_endpoint = self._triton(config, key, artifact_bucket, capture_bucket)
+            self.endpoint = self.triton_endpoint.endpoint
+        else:
+            self.endpoint = self._endpoint(config, key, capture_bucket, artifact_bucket, inference_source_url)
+        if config.serving_mode in ("realtime", "multi_model", "triton"):
+            # The Triton endpoint exists before any model, so its scaling does too (no "has a model" condition).
+            self._autoscaling(config, conditional=not self.triton)
+        if self.triton:  # nothing here waits for an approved package: the condition stays out
+            self.node.try_remove_child(self.has_model.node.id)
+        self.deploy_function = self._deploy_path(config, model_package_group_name, approved_package)
+        if config.batch_transform:
+            self.batch_function = self._batch_transform(
+                config, key, capture_bucket, model_package_group_name, approved_package
+            )
+        # Unconditional: the delivery pipeline's smoke test reads them in every state (the name is constant).
+        self.endpoint_name_output = cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name)
+        self.deployed_model_output = cdk.CfnOutput(
+            self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string
+        )
+
+    def _endpoint(
+        self,
+        config: PlatformConfig,
+        key: kms.IKey,
+        capture_bucket: s3.IBucket,
+        artifact_bucket: s3.IBucket,
+        inference_source_url: str,
+    ) -> sagemaker.CfnEndpoint:
+        """The endpoint of the realtime, serverless, async and multi_model modes (the model container's image)."""
         model = (
             self._multi_model(config, artifact_bucket, inference_source_url)
             if self.multi_model
@@ -80,7 +113,7 @@ class ServingStack(cdk.Stack):
             )
         )
         endpoint_config = self._endpoint_config(config, key, capture_bucket, model)
-        self.endpoint = sagemaker.CfnEndpoint(
+        endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
             endpoint_name=self.endpoint_name,
@@ -91,20 +124,9 @@ class ServingStack(cdk.Stack):
             retain_all_variant_properties=config.serving_mode in ("realtime", "multi_model"),
         )
         if not self.multi_model:  # a multi-model endpoint serves no model until one is copied in: it always exists
-            for resource in (model, endpoint_config, self.endpoint):
+            for resource in (model, endpoint_config, endpoint):
                 resource.cfn_options.condition = self.has_model
-        if config.serving_mode in ("realtime", "multi_model"):
-            self._autoscaling(config)
-        self.deploy_function = self._deploy_path(config, model_package_group_name, approved_package)
-        if config.batch_transform:
-            self.batch_function = self._batch_transform(
-                config, key, capture_bucket, model_package_group_name, approved_package
-            )
-        # Unconditional: the delivery pipeline's smoke test reads them in every state (the name is constant).
-        self.endpoint_name_output = cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name)
-        self.deployed_model_output = cdk.CfnOutput(
-            self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string
-        )
+        return endpoint
 
     def _multi_model(
         self, config: PlatformConfig, artifact_bucket: s3.IBucket, inference_source_url: str
@@ -120,7 +142,11 @@ class ServingStack(cdk.Stack):
             "MultiModel",
             execution_role_arn=self.model_role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=cached_sklearn_image(config.region, config.sklearn_framework_version),
+                image=(
+                    cached_xgboost_image(config.region, config.xgboost_framework_version)
+                    if config.training_engine == "xgboost"
+                    else cached_sklearn_image(config.region, config.sklearn_framework_version)
+                ),
                 mode="MultiModel",
                 model_data_url=self.multi_model_url,
                 environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": inference_source_url},
@@ -138,6 +164,8 @@ class ServingStack(cdk.Stack):
             )
         )
         grant_image_pull(role, cached_sklearn_image(self.config.region, self.config.sklearn_framework_version))
+        if self.config.training_engine == "xgboost":  # that engine's packages are served in the XGBoost image
+            grant_image_pull(role, cached_xgboost_image(self.config.region, self.config.xgboost_framework_version))
         grant_sagemaker_logs(role, "/aws/sagemaker/Endpoints/*")
         return role
 
@@ -160,20 +188,7 @@ class ServingStack(cdk.Stack):
             extra["kms_key_id"] = key.key_arn
         if config.serving_mode != "serverless":
             # Serverless endpoints do not support data capture; the drift monitor then has no input (README).
-            capture_bucket.grant_read_write(self.model_role, f"{CAPTURE_PREFIX}/*")
-            extra["data_capture_config"] = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                enable_capture=config.data_capture_percent > 0,
-                initial_sampling_percentage=max(config.data_capture_percent, 1),
-                destination_s3_uri=capture_bucket.s3_url_for_object(CAPTURE_PREFIX),
-                kms_key_id=key.key_arn,
-                capture_options=[
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
-                ],
-                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                    csv_content_types=["text/csv"], json_content_types=["application/json"]
-                ),
-            )
+            extra["data_capture_config"] = self._data_capture(config, key, capture_bucket, self.model_role)
         if config.serving_mode == "async":
             capture_bucket.grant_read_write(self.model_role, f"{ASYNC_PREFIX}/*")
             self.notifications.grant_publish(self.model_role)
@@ -196,6 +211,65 @@ class ServingStack(cdk.Stack):
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(**variant)],
             **extra,
         )
+
+    def _data_capture(
+        self,
+        config: PlatformConfig,
+        key: kms.IKey,
+        capture_bucket: s3.IBucket,
+        role: iam.IRole,
+        csv_content_types: tuple[str, ...] = ("text/csv",),
+    ) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
+        """KMS-encrypted capture of requests and responses into the capture bucket, written as the model's role."""
+        capture_bucket.grant_read_write(role, f"{CAPTURE_PREFIX}/*")
+        return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+            enable_capture=config.data_capture_percent > 0,
+            initial_sampling_percentage=max(config.data_capture_percent, 1),
+            destination_s3_uri=capture_bucket.s3_url_for_object(CAPTURE_PREFIX),
+            kms_key_id=key.key_arn,
+            capture_options=[
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+            ],
+            capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                csv_content_types=list(csv_content_types) or None, json_content_types=["application/json"]
+            ),
+        )
+
+    def _triton(
+        self, config: PlatformConfig, key: kms.IKey, artifact_bucket: s3.IBucket, capture_bucket: s3.IBucket
+    ) -> TritonEndpoint:
+        """serving_mode "triton": a Triton (FIL backend) multi-model endpoint over the artifact bucket's prefix."""
+        endpoint = TritonEndpoint(
+            self,
+            "Triton",
+            props=TritonEndpointProps(
+                endpoint_name=self.endpoint_name,
+                variant_name=VARIANT,
+                image_uri=triton_image_uri(config.region, config.triton_image_version, config.endpoint_instance_type),
+                model_bucket=artifact_bucket,
+                model_prefix=TRITON_PREFIX,
+                key=key,
+                instance_type=config.endpoint_instance_type,
+                initial_instance_count=config.endpoint_min_instances,
+                deployment_config=self._deployment_config(config),
+                data_capture=None,  # set below, once the role it is written as exists
+            ),
+        )
+        # Triton's requests are JSON (KServe v2) or its binary-tensor extension, never CSV.
+        endpoint.endpoint_config.data_capture_config = self._data_capture(
+            config, key, capture_bucket, endpoint.role, csv_content_types=()
+        )
+        self.triton_model_url = endpoint.model_data_url
+        # What the deploy function last made live (the TargetModel clients send); "none" before the first approval.
+        self.triton_live_model = ssm.StringParameter(
+            self,
+            "TritonLiveModel",
+            parameter_name=f"/{config.project_name}/serving/triton-target-model",
+            string_value="none",
+            description="TargetModel of the Triton endpoint's live model version (written by the deploy function)",
+        )
+        return endpoint
 
     def _rollback_alarms(self, config: PlatformConfig) -> list[cloudwatch.Alarm]:
         dimensions = {"EndpointName": self.endpoint_name, "VariantName": VARIANT}
@@ -259,7 +333,7 @@ class ServingStack(cdk.Stack):
             auto_rollback_configuration=rollback,
         )
 
-    def _autoscaling(self, config: PlatformConfig) -> None:
+    def _autoscaling(self, config: PlatformConfig, conditional: bool = True) -> None:
         target = autoscaling.ScalableTarget(
             self,
             "ScalableTarget",
@@ -279,7 +353,7 @@ class ServingStack(cdk.Stack):
         scalable = target.node.default_child
         assert isinstance(scalable, cdk.CfnResource)
         scalable.add_resource_dependency(self.endpoint)  # the variant must exist before it can be registered
-        for child in (scalable, policy.node.default_child):
+        for child in (scalable, policy.node.default_child) if conditional else ():
             child.cfn_options.condition = self.has_model  # type: ignore[union-attr]
 
     def _batch_transform(
@@ -352,6 +426,14 @@ class ServingStack(cdk.Stack):
                 "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
                 "SERVING_STACK_NAME": self.stack_name,
                 **({"MULTI_MODEL_URL": self.multi_model_url} if self.multi_model else {}),
+                **(
+                    {
+                        "TRITON_MODEL_URL": self.triton_model_url,
+                        "TRITON_LIVE_MODEL_PARAMETER": self.triton_live_model.parameter_name,
+                    }
+                    if self.triton
+                    else {}
+                ),
             },
             powertools_layer_version=config.powertools_layer_version,
             reserved_concurrency=1,  # deployments are serialised: one stack update at a time
@@ -359,7 +441,8 @@ class ServingStack(cdk.Stack):
         role = handler.role
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["sagemaker:DescribeModelPackage"],
+                # Update: a manually approved package that is not ready is set back to Rejected, with the reason.
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
                 resources=[self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
             )
         )
@@ -369,6 +452,12 @@ class ServingStack(cdk.Stack):
             self._artifact_bucket.grant_read(role)
             self._artifact_bucket.grant_put(role, f"{MULTI_MODEL_PREFIX}/*")
             self._key.grant_encrypt_decrypt(role)
+        if self.triton:
+            # Copies an approved package's Triton archive (written by the pipeline) under the endpoint's prefix.
+            self._artifact_bucket.grant_read(role, f"{PIPELINE_PREFIX}/*")
+            self._artifact_bucket.grant_put(role, f"{TRITON_PREFIX}/*")
+            self._key.grant_encrypt_decrypt(role)
+            self.triton_live_model.grant_write(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["cloudformation:DescribeStacks", "cloudformation:UpdateStack"],

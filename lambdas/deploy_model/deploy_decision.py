@@ -3,15 +3,19 @@
 The serving stack resolves the package to serve from an SSM parameter (the desired state). Deploying means
 writing the package ARN there and updating the stack. So a package is deployed only if the registry says it is
 Approved in the project's own group, and not again if it already is the desired state (the same approval twice
-deploys once). While the stack is being updated nothing is written: the event is retried later. When an update
-rolls back (a blue/green deployment whose alarms fired), the desired state is reset to what the stack serves, so
-a later `cdk deploy` does not try the failed package again.
+deploys once). An Approved package whose metadata lacks complete lineage or a passed readiness verdict is refused
+(the handler sets it back to Rejected with the reason): a manual approval cannot skip the readiness gate. While
+the stack is being updated nothing is written: the event is retried later. When an update rolls back (a
+blue/green deployment whose alarms fired), the desired state is reset to what the stack serves, so a later
+`cdk deploy` does not try the failed package again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from readiness_gate import refusal
 
 APPROVED = "Approved"
 NO_MODEL = "none"
@@ -24,7 +28,7 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True)
 class Decision:
-    action: Literal["deploy", "skip", "retry"]
+    action: Literal["deploy", "skip", "retry", "refuse"]
     package_arn: str
     reason: str
 
@@ -70,6 +74,56 @@ def decide(package: dict[str, Any], expected_group: str, desired_arn: str, stack
         return Decision("skip", arn, f"package status is {status!r}, not {APPROVED!r}")
     if desired_arn == arn:
         return Decision("skip", arn, "package is already the deployed (or deploying) one")
+    # A manual approval is checked like the retraining loop's: lineage complete and readiness passed.
+    refused = refusal(arn, package.get("CustomerMetadataProperties"))
+    if refused:
+        return Decision("refuse", arn, refused)
     if stack_status.endswith("_IN_PROGRESS"):
         return Decision("retry", arn, f"serving stack is {stack_status}; deploy after it settles")
     return Decision("deploy", arn, f"replacing {desired_arn!r}")
+
+
+# serving_mode "triton": an approved package's Triton archive is copied under the endpoint's multi-model prefix.
+TRITON_METADATA_KEY = "triton_model_data_uri"  # set by the pipeline's Register step (PackageTriton's output)
+
+
+class NotServable(ValueError):
+    """The package cannot be served in this serving mode (not retryable); the message names the field."""
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """Copy `source` to `target` (bucket, key); `target_model` is the TargetModel clients send."""
+
+    source_bucket: str
+    source_key: str
+    target_bucket: str
+    target_key: str
+    target_model: str
+
+
+def triton_copy_plan(package: dict[str, Any], prefix_url: str) -> CopyPlan:
+    """Where the package's Triton archive goes: `<prefix>/<group>-v<version>.tar.gz` (one archive per version)."""
+    arn = package["ModelPackageArn"]
+    uri = (package.get("CustomerMetadataProperties") or {}).get(TRITON_METADATA_KEY)
+    if not isinstance(uri, str) or not _is_s3_object(uri) or not uri.endswith(".tar.gz"):
+        raise NotServable(
+            f"package {arn}: CustomerMetadataProperties.{TRITON_METADATA_KEY} is {uri!r}, not an s3://.../*.tar.gz "
+            "archive (register the model with serving_mode 'triton')"
+        )
+    group = package.get("ModelPackageGroupName") or arn.split(":model-package/", 1)[1].split("/", 1)[0]
+    version = package.get("ModelPackageVersion") or arn.rsplit("/", 1)[1]
+    if not str(version).isdigit():
+        raise NotServable(f"package {arn}: ModelPackageVersion {version!r} is not a number")
+    if not _is_s3_object(prefix_url.rstrip("/") + "/x"):
+        raise NotServable(f"Triton model prefix {prefix_url!r} is not an s3:// location")
+    source_bucket, source_key = uri[len("s3://") :].split("/", 1)
+    target_bucket, _, prefix = prefix_url[len("s3://") :].partition("/")
+    target_model = f"{group}-v{int(version)}.tar.gz"
+    key = f"{prefix.strip('/')}/{target_model}" if prefix.strip("/") else target_model
+    return CopyPlan(source_bucket, source_key, target_bucket, key, target_model)
+
+
+def _is_s3_object(uri: str) -> bool:
+    bucket, _, key = uri[len("s3://") :].partition("/") if uri.startswith("s3://") else ("", "", "")
+    return bool(bucket) and bool(key)

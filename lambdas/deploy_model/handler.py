@@ -21,12 +21,15 @@ from botocore.exceptions import ClientError
 from deploy_decision import (
     NO_MODEL,
     ROLLED_BACK,
+    CopyPlan,
     Decision,
     MalformedEvent,
+    NotServable,
     decide,
     event_kind,
     package_arn_from_event,
     stack_status_from_event,
+    triton_copy_plan,
 )
 
 logger = Logger()
@@ -58,7 +61,14 @@ def clients() -> Clients:
 
 
 def on_approval(
-    event: dict[str, Any], aws: Clients, group: str, parameter: str, stack_name: str, multi_model_url: str = ""
+    event: dict[str, Any],
+    aws: Clients,
+    group: str,
+    parameter: str,
+    stack_name: str,
+    multi_model_url: str = "",
+    triton_url: str = "",
+    live_model_parameter: str = "",
 ) -> Decision:
     arn = package_arn_from_event(event)
     package = {"ModelPackageArn": arn, **aws.sagemaker.describe_model_package(ModelPackageName=arn)}
@@ -66,13 +76,31 @@ def on_approval(
     decision = decide(package, group, _desired(aws, parameter), stack["StackStatus"])
     if decision.action == "retry":
         raise RetryLater(decision.reason)
+    if decision.action == "refuse":
+        # Visible where the approver looks: the registry shows the package Rejected with the reason.
+        aws.sagemaker.update_model_package(
+            ModelPackageArn=arn,
+            ModelApprovalStatus="Rejected",
+            ApprovalDescription=f"deploy refused: {decision.reason}"[:1024],
+        )
+        return decision
     if decision.action == "deploy":
-        if multi_model_url:
+        if triton_url:
+            # A Triton multi-model endpoint loads any archive under its prefix on demand: copy it, record it as the
+            # live TargetModel, no stack update. A package without a Triton archive is not servable here.
+            try:
+                plan = triton_copy_plan(package, triton_url)
+            except NotServable as exc:
+                return Decision("skip", arn, str(exc))
+            publish_triton_archive(aws.s3, plan)
+            aws.ssm.put_parameter(Name=live_model_parameter, Value=plan.target_model, Type="String", Overwrite=True)
+            decision = Decision("deploy", arn, f"{decision.reason}; live as TargetModel {plan.target_model}")
+        elif multi_model_url:
             # A multi-model endpoint loads any artifact under its prefix on demand: no stack update needed.
             target = publish_to_multi_model(aws.s3, package, multi_model_url)
             decision = Decision("deploy", arn, f"{decision.reason}; available as TargetModel {target}")
         aws.ssm.put_parameter(Name=parameter, Value=arn, Type="String", Overwrite=True)
-        if not multi_model_url:
+        if not (multi_model_url or triton_url):
             _update_stack(aws.cloudformation, stack)
     return decision
 
@@ -85,6 +113,15 @@ def publish_to_multi_model(s3: Any, package: dict[str, Any], prefix_url: str) ->
     key = f"{target.path.strip('/')}/{name}"
     s3.copy_object(Bucket=target.netloc, Key=key, CopySource={"Bucket": source.netloc, "Key": source.path.lstrip("/")})
     return name
+
+
+def publish_triton_archive(s3: Any, plan: CopyPlan) -> None:
+    """Copy the package's Triton archive to its TargetModel key (server-side; SSE-KMS as the bucket's default)."""
+    s3.copy_object(
+        Bucket=plan.target_bucket,
+        Key=plan.target_key,
+        CopySource={"Bucket": plan.source_bucket, "Key": plan.source_key},
+    )
 
 
 def on_stack_status(event: dict[str, Any], aws: Clients, parameter: str, stack_name: str) -> Decision:
@@ -135,7 +172,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     try:
         if event_kind(event) == "approval":
             group, multi_model = os.environ["MODEL_PACKAGE_GROUP"], os.environ.get("MULTI_MODEL_URL", "")
-            decision = on_approval(event, clients(), group, parameter, stack_name, multi_model)
+            triton = {
+                "triton_url": os.environ.get("TRITON_MODEL_URL", ""),
+                "live_model_parameter": os.environ.get("TRITON_LIVE_MODEL_PARAMETER", ""),
+            }
+            decision = on_approval(event, clients(), group, parameter, stack_name, multi_model, **triton)
         else:
             decision = on_stack_status(event, clients(), parameter, stack_name)
     except MalformedEvent as exc:

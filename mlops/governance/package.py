@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
-from mlops.governance import readiness
-from mlops.governance.contract import run_contract_test
-from mlops.governance.lineage import BASELINE_FILES, LINEAGE_FILE, collect_lineage, registry_metadata
-from mlops.governance.model_card import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
-from pipeline_code.common import DataError, read_csv_dir
+from mlops.governance.lineage import collect_lineage
+from pipeline_code import governance as governance_step
+from pipeline_code import readiness_policy as readiness
+from pipeline_code.lineage_fields import LINEAGE_FILE, registry_metadata
+from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
 from stacks.config import PlatformConfig
 
 EVALUATION = Path("evaluate") / "evaluation" / "evaluation.json"
@@ -90,24 +90,22 @@ def assess(
         summary = json.loads(evaluation_path.read_text())["summary"]
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{evaluation_path}: not an evaluation report (no summary block)") from None
-    policy = readiness.Policy.from_config(config)
     lineage = _read(run_dir / LINEAGE_FILE) if lineage is None else lineage
     card = _read(run_dir / MODEL_CARD_FILE) if card is None else card
-    baseline = {name: (run_dir / BASELINE / name).is_file() for name in BASELINE_FILES}
-    rows, errors = _contract(run_dir, policy.contract_rows, config.random_seed)
-    return readiness.evaluate(policy, summary, baseline, lineage, rows, errors, card)
+    return governance_step.assess(
+        policy_from_config(config),
+        summary,
+        run_dir / MODEL_ARCHIVE,
+        run_dir / HOLDOUT,
+        run_dir / BASELINE,
+        lineage,
+        card,
+        config.random_seed,
+    )
 
 
-def _contract(run_dir: Path, rows: int, seed: int) -> tuple[int, list[str]]:
-    archive = run_dir / MODEL_ARCHIVE
-    if not archive.is_file():
-        return 0, [f"{archive}: model artifact not found"]
-    try:
-        holdout = read_csv_dir(run_dir / HOLDOUT)
-    except DataError as exc:
-        return 0, [f"holdout set: {exc}"]
-    result = run_contract_test(archive, holdout, rows, seed)
-    return result.rows, result.errors
+def policy_from_config(config: PlatformConfig) -> readiness.Policy:
+    return readiness.Policy(config.min_accuracy, config.readiness_majority_margin, config.readiness_contract_rows)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import boto3
 from moto import mock_aws
 from moto.sagemaker.models import SageMakerModelBackend
 
+from mlops.moto_fixes import aws_model_package_updates
 from mlops.twin.lambdas import DeployedFunction, LambdaDispatcher
 from mlops.twin.templates import Assembly, Resolver
 
@@ -64,7 +65,12 @@ class TwinCloud:
         os.environ.update({"MOTO_ACCOUNT_ID": self.account, "AWS_DEFAULT_REGION": self.region})
         config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         try:
-            with mock_aws(config=config), self.dispatcher.installed(), self._pipeline_hook():
+            with (
+                mock_aws(config=config),
+                aws_model_package_updates(),
+                self.dispatcher.installed(),
+                self._pipeline_hook(),
+            ):
                 self._create_resources()
                 yield self
                 for thread in self.pipeline_threads:

@@ -17,7 +17,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.constructs.staging import stage_files
+
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+# Modules every handler may import (e.g. the readiness gate both approval paths apply), copied into each asset.
+SHARED = LAMBDAS / "shared"
+BUILD_DIR = Path(__file__).resolve().parents[2] / ".build" / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Powertools for AWS Lambda publishes this layer in every commercial region from one account.
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{v}"
@@ -56,7 +61,7 @@ class PythonHandler(Construct):
             "Function",
             runtime=RUNTIME,
             handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(LAMBDAS / folder), exclude=["__pycache__", "*.pyc", "tests"]),
+            code=lambda_.Code.from_asset(str(handler_asset_folder(folder))),
             description=description,
             role=self.role,
             timeout=cdk.Duration.seconds(timeout_seconds),
@@ -76,3 +81,12 @@ class PythonHandler(Construct):
                 "moving to 3.14 changes RUNTIME and POWERTOOLS_LAYER together.",
             )
         )
+
+
+def handler_asset_folder(folder: str, build_dir: Path = BUILD_DIR) -> Path:
+    """The function's code: its own folder plus lambdas/shared/, staged as one folder (a handler's own module
+    of the same name wins)."""
+    files = {p.name: p for p in sorted(SHARED.glob("*.py"))}
+    own = LAMBDAS / folder
+    files.update({p.relative_to(own).as_posix(): p for p in sorted(own.rglob("*.py")) if "__pycache__" not in p.parts})
+    return stage_files(build_dir, folder, files)

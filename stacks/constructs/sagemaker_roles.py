@@ -54,6 +54,8 @@ class JobRole(iam.Role):
             scope, construct_id, assumed_by=SAGEMAKER, description="SageMaker processing and training jobs"
         )
         raw_bucket.grant_read(self)
+        # The governance step identifies the input data by its object versions (ListObjectVersions on the bucket).
+        self.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[raw_bucket.bucket_arn]))
         artifact_bucket.grant_read_write(self)
         key.grant_encrypt_decrypt(self)
         step_code.grant_read(self)

@@ -13,13 +13,10 @@ the asset hash, and with it the pipeline definition, changes only when the code 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
-import shutil
 import tarfile
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -27,31 +24,45 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from stacks.constructs.staging import stage_files
+
 REPO = Path(__file__).resolve().parents[2]
 PIPELINE_CODE = REPO / "pipeline_code"
 DRIFT_CORE = REPO / "drift_core"
 BUILD_DIR = REPO / ".build"
 
-PROCESSING_SCRIPTS = ("preprocess", "evaluate", "baseline")
-# Modules the step scripts import at run time (definition.py is synth-time only and stays out).
-SHARED_MODULES = ("__init__.py", "common.py", "experiment_tracking.py", "feature_ingest.py")
+PROCESSING_SCRIPTS = ("preprocess", "evaluate", "baseline", "governance")
+# Modules the step scripts import at run time: every module of pipeline_code but the synth-time ones.
+SYNTH_TIME_MODULES = ("definition.py",)
+SHARED_MODULES = tuple(sorted(p.name for p in PIPELINE_CODE.glob("*.py") if p.name not in SYNTH_TIME_MODULES))
 # The scikit-learn 1.2-1 training image has Python 3.9 without MLflow; the sagemaker-mlflow plugin resolves the
 # tracking server ARN given as MLFLOW_TRACKING_URI. mlflow 2.x is the last line that supports Python 3.9.
 TRAINING_REQUIREMENTS = "mlflow>=2.16,<3\nsagemaker-mlflow>=0.1,<0.2\n"
 
 
+def script_id(name: str) -> str:
+    """`package_triton` -> `PackageTriton`: the script asset's construct id and definition placeholder stem."""
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
 class StepCode(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, build_dir: Path = BUILD_DIR) -> None:
+    """`extra_scripts`: processing scripts only some configurations run (e.g. package_triton for Triton serving)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, extra_scripts: Sequence[str] = (), build_dir: Path = BUILD_DIR
+    ) -> None:
         super().__init__(scope, construct_id)
         build_dir.mkdir(parents=True, exist_ok=True)
         self.scripts = {
-            name: s3_assets.Asset(self, f"{name.capitalize()}Script", path=str(PIPELINE_CODE / f"{name}.py"))
-            for name in PROCESSING_SCRIPTS
+            name: s3_assets.Asset(self, f"{script_id(name)}Script", path=str(PIPELINE_CODE / f"{name}.py"))
+            for name in (*PROCESSING_SCRIPTS, *extra_scripts)
         }
         library_dir = _stage_library(build_dir)
         self.library = s3_assets.Asset(self, "StepLibrary", path=str(library_dir))
         training = {f"pipeline_code/{m}": (PIPELINE_CODE / m).read_bytes() for m in SHARED_MODULES}
         training["train.py"] = (PIPELINE_CODE / "train.py").read_bytes()
+        # The XGBoost engine's entry point (the XGBoost framework container runs it in script mode).
+        training["train_xgboost.py"] = (PIPELINE_CODE / "train_xgboost.py").read_bytes()
         training["requirements.txt"] = TRAINING_REQUIREMENTS.encode()
         self.training_source = s3_assets.Asset(
             self, "TrainingSource", path=str(write_tarball(build_dir / "training_source.tar.gz", training))
@@ -96,27 +107,7 @@ def _library_files() -> dict[str, Path]:
 
 
 def _stage_library(build_dir: Path) -> Path:
-    """Copy the shared packages into a folder named by their content hash.
-
-    Staging is atomic (a temporary folder renamed into place), so concurrent synths, as in parallel tests, never
-    see a half-written folder.
-    """
-    files = _library_files()
-    digest = hashlib.sha256()
-    for name, path in files.items():
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    target = build_dir / f"step_library-{digest.hexdigest()[:16]}"
-    if target.exists():
-        return target
-    staging = Path(tempfile.mkdtemp(prefix="step_library-", dir=build_dir))
-    for name, path in files.items():
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, staging / name)
-    try:
-        staging.rename(target)
-    except OSError:  # another process staged the same content first
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return stage_files(build_dir, "step_library", _library_files())
 
 
 def write_tarball(path: Path, files: dict[str, bytes]) -> Path:

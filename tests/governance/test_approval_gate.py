@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.governance.lineage import registry_metadata
 from mlops.lambda_loader import load_handler_module
+from pipeline_code.lineage_fields import registry_metadata
 from tests.governance.conftest import Run
 
 gate = load_handler_module("retrain_set_approval", "readiness_gate")

@@ -5,21 +5,24 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from mlops.governance import lineage
-from stacks.config import load_config
+from pipeline_code import lineage_fields
+from stacks.config import config_sha256, load_config
 
 
 def test_git_state_of_this_checkout_and_outside_one(tmp_path: Path) -> None:
     here = lineage.git_state()
     assert len(here["commit"]) == 40 and isinstance(here["dirty"], bool)
     assert lineage.git_state(tmp_path) == {"commit": "unknown", "dirty": None}
-    assert "code.commit" in lineage.missing_fields({"code": lineage.git_state(tmp_path)})
+    assert "code.commit" in lineage_fields.missing_fields({"code": lineage.git_state(tmp_path)})
 
 
 def test_config_digest_follows_the_effective_config() -> None:
     config = load_config()
-    assert lineage.config_digest(config) == lineage.config_digest(load_config())
-    assert lineage.config_digest(config) != lineage.config_digest(replace(config, min_accuracy=0.9))
+    assert config_sha256(config) == config_sha256(load_config())
+    assert config_sha256(config) != config_sha256(replace(config, min_accuracy=0.9))
 
 
 def test_data_fingerprint_counts_csv_rows_and_hashes_content(tmp_path: Path) -> None:
@@ -34,6 +37,8 @@ def test_data_fingerprint_counts_csv_rows_and_hashes_content(tmp_path: Path) -> 
     for name in ("p1.csv", "p2.csv"):
         (folder / name).write_text("a\n1\n2\n")
     assert lineage.data_fingerprint(folder)["rows"] == 4
+    pd.DataFrame({"a": [1, 2, 3]}).to_parquet(folder / "p3.parquet")
+    assert lineage.data_fingerprint(folder)["rows"] == 7
 
 
 def test_registry_metadata_values_are_strings_of_at_most_256_characters() -> None:
@@ -42,9 +47,9 @@ def test_registry_metadata_values_are_strings_of_at_most_256_characters() -> Non
         "data": {"location": "/very/" + "long/" * 80 + "data.csv", "rows": 10, "content_sha256": "h"},
         "training": {"hyperparameters": {f"p{i}": i for i in range(60)}},
     }
-    metadata = lineage.registry_metadata(document, {"ready": False, "failed": ["lineage"]})
+    metadata = lineage_fields.registry_metadata(document, {"ready": False, "failed": ["lineage"]})
     assert all(isinstance(v, str) and len(v) <= 256 for v in metadata.values())
     assert metadata["data_location"].endswith("/data.csv") and metadata["data_location"].startswith("...")
     assert metadata["git_dirty"] == "true" and metadata["lineage_complete"] == "false"
     assert metadata["readiness_verdict"] == "not_ready" and metadata["readiness_failed"] == "lineage"
-    assert metadata["lineage_sha256"] == lineage.sha256_json(document)
+    assert metadata["lineage_sha256"] == lineage_fields.sha256_json(document)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mlops.governance import readiness
-from mlops.governance.lineage import missing_fields
+from pipeline_code import readiness_policy as readiness
+from pipeline_code.lineage_fields import missing_fields
 
 POLICY = readiness.Policy(min_accuracy=0.85)
 BASELINE = {"statistics.json": True, "constraints.json": True}

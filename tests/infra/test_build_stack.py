@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import load_config
+from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS
+from stacks.config import config_sha256, load_config
 from stacks.nag_review import UNSCOPED_ACTIONS
 
 
@@ -30,7 +31,7 @@ def steps(build) -> dict[str, dict[str, Any]]:
 
 
 def test_pipeline_steps_in_lifecycle_order(steps) -> None:
-    assert list(steps) == ["Preprocess", "Train", "Evaluate", "Baseline", "AccuracyAboveMinimum"]
+    assert list(steps) == ["Preprocess", "Train", "Evaluate", "Baseline", "Governance", "AccuracyAboveMinimum"]
     assert steps["Train"]["Arguments"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {
         "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
     }
@@ -64,6 +65,44 @@ def test_registration_is_pending_manual_approval_with_metrics_and_baseline(build
     assert "constraints.json" in json.dumps(metrics["ModelDataQuality"]["Constraints"])
     container = args["InferenceSpecification"]["Containers"][0]
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+
+def test_governance_step_feeds_lineage_and_readiness_into_the_package_metadata(build, steps) -> None:
+    governance = steps["Governance"]
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in governance["Arguments"]["ProcessingInputs"]}
+    assert inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert inputs["report"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['report'].S3Output.S3Uri"}
+    assert {"test", "evaluation", "baseline", "steplibrary"} <= set(inputs)
+    arguments = governance["Arguments"]["AppSpecification"]["ContainerArguments"]
+    given = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    # The synth's code version (fixed by the tests' context) and the effective config's digest.
+    assert (given["--code-commit"], given["--code-dirty"]) == ("0" * 40, "false")
+    assert given["--config-sha256"] == config_sha256(load_config())
+    assert given["--data-uri"] == {"Get": "Parameters.InputDataUri"}
+    (register,) = steps["AccuracyAboveMinimum"]["Arguments"]["IfSteps"]
+    metadata = register["Arguments"]["CustomerMetadataProperties"]
+    assert set(metadata) == {"pipeline_execution_arn", *PACKAGE_METADATA_KEYS}
+    assert metadata["readiness_verdict"] == {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Governance.PropertyFiles.GovernanceMetadata"},
+            "Path": "readiness_verdict",
+        }
+    }
+    assert "Governance" in steps["AccuracyAboveMinimum"]["DependsOn"]
+
+
+def test_job_role_may_list_the_raw_data_versions_and_no_more(build) -> None:
+    template = Template.from_json(build)
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": "s3:ListBucketVersions", "Resource": Match.any_value()})]
+                )
+            }
+        },
+    )
 
 
 def test_evaluate_writes_the_property_file_the_gate_reads(steps) -> None:

@@ -46,6 +46,9 @@ def test_app_context_reader_uses_both_sources() -> None:
         ({"features": '[{"name": "default", "type": "String"}]'}, "features"),
         ({"features": '[{"name": "x", "type": "Float"}]'}, "features"),
         ({"no_such_key": "1"}, "no_such_key"),
+        ({"preprocess_chunk_rows": "10"}, "preprocess_chunk_rows"),
+        ({"feature_ingest_batch_size": "0"}, "feature_ingest_batch_size"),
+        ({"training_engine": "xgboost", "training_instance_count": "3", "train_shard_count": "2"}, "train_shard_count"),
     ],
 )
 def test_invalid_values_fail_naming_the_key(overrides: dict[str, str], key: str) -> None:

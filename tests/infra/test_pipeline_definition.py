@@ -21,6 +21,7 @@ def spec() -> PipelineSpec:
         preprocess_code_uri="s3://a/p.py",
         evaluate_code_uri="s3://a/e.py",
         baseline_code_uri="s3://a/b.py",
+        governance_code_uri="s3://a/g.py",
         step_library_uri="s3://a/lib.zip",
         step_library_file="lib.zip",
         training_source_uri="s3://a/t.tar.gz",
@@ -63,3 +64,63 @@ def test_spec_values_reach_the_definition(spec: PipelineSpec) -> None:
 
 def test_a_changed_threshold_changes_the_definition(spec: PipelineSpec) -> None:
     assert build_definition(spec) != build_definition(dataclasses.replace(spec, min_accuracy=0.8))
+
+
+def test_xgboost_engine_trains_on_n_instances_with_sharded_input(spec: PipelineSpec) -> None:
+    xgb = dataclasses.replace(
+        _with_governance(spec),
+        training_engine="xgboost",
+        training_instance_count=2,
+        xgboost_hyperparameters=(("num_round", 50), ("max_depth", 3)),
+    )
+    steps = {s["Name"]: s for s in json.loads(build_definition(xgb))["Steps"]}
+    train = steps["Train"]["Arguments"]
+    assert train["ResourceConfig"]["InstanceCount"] == 2
+    image = ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    assert train["AlgorithmSpecification"]["TrainingImage"].endswith(image)
+    channel = {c["ChannelName"]: c for c in train["InputDataConfig"]}["train"]
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+    hyper = train["HyperParameters"]
+    assert json.loads(hyper["sagemaker_program"]) == "train_xgboost.py"
+    assert (hyper["num_round"], hyper["max_depth"]) == ("50", "3")
+    # The model is evaluated and served in the same framework image that trained it.
+    assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"].endswith(image)
+    register = next(s for s in json.loads(build_definition(xgb))["Steps"] if s["Name"] == "AccuracyAboveMinimum")
+    assert image in json.dumps(register)
+
+
+def test_sklearn_engine_keeps_one_replicated_channel(spec: PipelineSpec) -> None:
+    steps = {s["Name"]: s for s in json.loads(build_definition(_with_governance(spec)))["Steps"]}
+    train = steps["Train"]["Arguments"]
+    assert train["ResourceConfig"]["InstanceCount"] == 1
+    assert "sagemaker-scikit-learn" in train["AlgorithmSpecification"]["TrainingImage"]
+    channel = {c["ChannelName"]: c for c in train["InputDataConfig"]}["train"]
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "FullyReplicated"
+    assert json.loads(train["HyperParameters"]["sagemaker_program"]) == "train.py"
+
+
+def _with_governance(spec: PipelineSpec) -> PipelineSpec:
+    return spec if spec.governance_code_uri else dataclasses.replace(spec, governance_code_uri="s3://a/g.py")
+
+
+def test_several_processing_instances_split_the_raw_files_and_chunk_arguments_reach_the_steps(
+    spec: PipelineSpec,
+) -> None:
+    chunked = dataclasses.replace(
+        _with_governance(spec), preprocess_chunk_rows=5000, train_shard_count=4, feature_ingest_batch_size=200
+    )
+    steps = {s["Name"]: s for s in json.loads(build_definition(chunked))["Steps"]}
+    inputs = {i["InputName"]: i for i in steps["Preprocess"]["Arguments"]["ProcessingInputs"]}
+    assert inputs["raw"]["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert inputs["steplibrary"]["S3Input"]["S3DataDistributionType"] == "FullyReplicated"
+    outputs = {o["OutputName"] for o in steps["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs == {"train", "test", "report"}
+    arguments = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    for flag, value in (("--chunk-rows", "5000"), ("--train-shards", "4"), ("--feature-batch-size", "200")):
+        assert arguments[arguments.index(flag) + 1] == value
+    baseline = steps["Baseline"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert baseline[baseline.index("--chunk-rows") + 1] == "5000"
+    single = dataclasses.replace(chunked, processing_instance_count=1)
+    steps = {s["Name"]: s for s in json.loads(build_definition(single))["Steps"]}
+    inputs = {i["InputName"]: i for i in steps["Preprocess"]["Arguments"]["ProcessingInputs"]}
+    assert inputs["raw"]["S3Input"]["S3DataDistributionType"] == "FullyReplicated"

@@ -125,6 +125,25 @@ def test_approvals_and_rollbacks_reach_the_deploy_function(serving) -> None:
             },
         },
     )
+    # It may set a not-ready package back to Rejected: update rights on this group's packages only.
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                                "Resource": f"arn:aws:sagemaker:{CONFIG.region}:{CONFIG.account}:model-package/"
+                                f"{CONFIG.resource_name('models')}/*",
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
 
 
 @pytest.fixture(scope="module")

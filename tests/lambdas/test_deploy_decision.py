@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 
 from mlops.lambda_loader import load_handler_module
+from tests.lambdas.packages import READY
 
 decision = load_handler_module("deploy_model", "deploy_decision")
 ARN = "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-models/3"
 
 
-def package(status: str = "Approved", group: str = "mlops-models") -> dict:
-    return {"ModelPackageArn": ARN, "ModelPackageGroupName": group, "ModelApprovalStatus": status}
+def package(status: str = "Approved", group: str = "mlops-models", metadata: dict | None = READY) -> dict:
+    described = {"ModelPackageArn": ARN, "ModelPackageGroupName": group, "ModelApprovalStatus": status}
+    return {**described, "CustomerMetadataProperties": metadata} if metadata is not None else described
 
 
 @pytest.mark.parametrize(
@@ -24,6 +26,12 @@ def package(status: str = "Approved", group: str = "mlops-models") -> dict:
         (package(group="other"), "none", "CREATE_COMPLETE", "skip"),
         (package(), ARN, "UPDATE_COMPLETE", "skip"),
         (package(), "arn:older", "UPDATE_IN_PROGRESS", "retry"),
+        # Approved but not ready (or no governance metadata at all): refused, even while the stack is busy.
+        (package(metadata={**READY, "readiness_verdict": "not_ready"}), "none", "CREATE_COMPLETE", "refuse"),
+        (package(metadata=None), "arn:older", "UPDATE_IN_PROGRESS", "refuse"),
+        (package(metadata={**READY, "lineage_complete": "false"}), "none", "CREATE_COMPLETE", "refuse"),
+        # Not approved: nothing to check.
+        (package("PendingManualApproval", metadata=None), "none", "CREATE_COMPLETE", "skip"),
     ],
 )
 def test_decide(pkg: dict, desired: str, stack: str, action: str) -> None:

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from mlops.lambda_loader import load_handler_module
+from tests.lambdas.packages import READY
 
 GROUP = "mlops-models"
 PARAMETER = "/mlops/serving/approved-model-package-arn"
@@ -58,7 +59,7 @@ def aws(handler: Any) -> Iterator[Any]:
         yield clients
 
 
-def register(aws: Any, status: str, group: str = GROUP) -> str:
+def register(aws: Any, status: str, group: str = GROUP, metadata: dict[str, str] | None = READY) -> str:
     if group != GROUP:
         aws.sagemaker.create_model_package_group(ModelPackageGroupName=group)
     spec = {
@@ -66,8 +67,9 @@ def register(aws: Any, status: str, group: str = GROUP) -> str:
         "SupportedContentTypes": ["text/csv"],
         "SupportedResponseMIMETypes": ["text/csv"],
     }
+    extra = {"CustomerMetadataProperties": metadata} if metadata else {}
     arn = aws.sagemaker.create_model_package(
-        ModelPackageGroupName=group, InferenceSpecification=spec, ModelApprovalStatus=status
+        ModelPackageGroupName=group, InferenceSpecification=spec, ModelApprovalStatus=status, **extra
     )["ModelPackageArn"]
     return str(arn)
 
@@ -100,6 +102,29 @@ def test_a_package_that_is_not_approved_is_never_deployed(handler: Any, aws: Any
     # Even if an event claims approval, the registry's own status decides.
     assert handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK).action == "skip"
     assert desired(aws) == "none" and aws.updates == []
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        (None, "no lineage recorded in the package metadata; no readiness verdict recorded"),
+        ({**READY, "readiness_verdict": "not_ready", "readiness_failed": "beats_majority_class"},
+         "readiness failed (checks: beats_majority_class)"),
+        ({**READY, "lineage_complete": "false", "lineage_missing": "code.commit"},
+         "lineage incomplete (missing: code.commit)"),
+    ],
+)  # fmt: skip
+def test_a_manually_approved_package_that_is_not_ready_is_rejected_not_deployed(
+    handler: Any, aws: Any, metadata: dict[str, str] | None, reason: str
+) -> None:
+    arn = register(aws, "Approved", metadata=metadata)
+    decision = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
+    assert decision.action == "refuse" and reason in decision.reason
+    assert desired(aws) == "none" and aws.updates == []
+    described = aws.sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Rejected"
+    assert described["ApprovalDescription"].startswith("deploy refused: ")
+    assert reason in described["ApprovalDescription"]
 
 
 def test_a_package_of_another_group_is_not_deployed(handler: Any, aws: Any) -> None:
@@ -166,7 +191,10 @@ def test_multi_model_deploy_copies_the_artifact_under_the_prefix_without_a_stack
     spec = {"Containers": [{"Image": "image", "ModelDataUrl": "s3://artifacts/models/v1/model.tar.gz"}],
             "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}  # fmt: skip
     arn = aws.sagemaker.create_model_package(
-        ModelPackageGroupName=GROUP, InferenceSpecification=spec, ModelApprovalStatus="Approved"
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification=spec,
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=READY,
     )["ModelPackageArn"]
     aws.s3 = s3
     decision = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK, "s3://artifacts/multi-model/")

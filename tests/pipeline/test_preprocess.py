@@ -12,6 +12,7 @@ import pytest
 from pipeline_code import preprocess
 from pipeline_code.common import DataError
 from pipeline_code.feature_ingest import ingest_features, to_records
+from pipeline_code.tables import read_table_dir
 from tests.pipeline.conftest import mixed_frame
 
 
@@ -21,8 +22,8 @@ def _run(input_path: Path, out: Path, *extra: str) -> None:
 
 def test_split_keeps_every_labelled_row_and_both_classes(mixed_csv: Path, tmp_path: Path) -> None:
     _run(mixed_csv.parent, tmp_path / "out", "--holdout-fraction", "0.25")
-    train = pd.read_csv(tmp_path / "out" / "train" / "train.csv")
-    test = pd.read_csv(tmp_path / "out" / "test" / "test.csv")
+    train = read_table_dir(tmp_path / "out" / "train")
+    test = read_table_dir(tmp_path / "out" / "test")
     assert len(train) + len(test) == 400 and len(test) == 100
     assert set(train["default"]) == set(test["default"]) == {"Yes", "No"}
     assert train["balance"].isna().any()  # missing values are kept for the model's own imputers
@@ -43,7 +44,7 @@ def test_many_input_files_are_concatenated_and_must_share_columns(tmp_path: Path
     mixed_frame(seed=1).to_csv(raw / "a.csv", index=False)
     mixed_frame(seed=2).to_csv(raw / "b.csv", index=False)
     _run(raw, tmp_path / "out")
-    assert len(pd.read_csv(tmp_path / "out" / "train" / "train.csv")) == 640
+    assert len(read_table_dir(tmp_path / "out" / "train")) == 640
     mixed_frame().drop(columns=["income"]).to_csv(raw / "c.csv", index=False)
     with pytest.raises(DataError, match=r"c\.csv: columns .* differ"):
         _run(raw, tmp_path / "out")

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline_code import evaluate, preprocess, train
 from pipeline_code.common import DataError, safe_extract
+from pipeline_code.tables import read_table_dir
 
 
 @pytest.fixture()
@@ -64,7 +65,7 @@ def test_evaluate_reads_the_packed_model_and_reports_in_model_quality_format(spl
     metrics = report["binary_classification_metrics"]
     assert set(metrics) == {"accuracy", "precision", "recall", "f1", "auc"}
     assert report["summary"]["accuracy"] == metrics["accuracy"]["value"] > 0.8
-    test = pd.read_csv(split / "test" / "test.csv")
+    test = read_table_dir(split / "test")
     assert report["summary"]["rows"] == len(test)
     assert report["summary"]["majority_class_accuracy"] == pytest.approx(
         test["default"].value_counts(normalize=True).max()
@@ -73,7 +74,7 @@ def test_evaluate_reads_the_packed_model_and_reports_in_model_quality_format(spl
 
 def test_evaluate_names_a_column_missing_from_the_holdout_set(split: Path, tmp_path: Path) -> None:
     _train(split, tmp_path / "model")
-    test = pd.read_csv(split / "test" / "test.csv").drop(columns=["income"])
+    test = read_table_dir(split / "test").drop(columns=["income"])
     (tmp_path / "t").mkdir()
     test.to_csv(tmp_path / "t" / "test.csv", index=False)
     with pytest.raises(DataError, match="column 'income' the model needs"):
@@ -110,7 +111,7 @@ def test_evaluate_scores_the_champion_on_the_same_holdout_set(split: Path, tmp_p
     )
     summary = json.loads((tmp_path / "e" / "evaluation.json").read_text())["summary"]
     champion, _ = evaluate.load_model(tmp_path / "champion")
-    test = pd.read_csv(split / "test" / "test.csv")
+    test = read_table_dir(split / "test")
     expected = float((champion.predict(test[["balance", "student", "income"]]) == test["default"]).mean())
     assert summary["champion_accuracy"] == pytest.approx(expected)
     evaluate.main(

@@ -3,7 +3,8 @@
 One builder for both places: offline the card is written next to the run as model_card.json / model_card.md; in
 AWS the same JSON is the `Content` of `sagemaker:CreateModelCard` made by the approval path. Lineage goes into
 `additional_information.custom_details` (flat string values, as the schema requires), identified in full by
-its digest in `evaluation_details[].metadata`.
+its digest in `evaluation_details[].metadata`. Ships in the step library (Python 3.8+): the SageMaker pipeline's
+governance step builds the card there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from mlops.governance.lineage import sha256_json
+from pipeline_code.lineage_fields import lineage_essentials, sha256_json
 
 MODEL_CARD_FILE = "model_card.json"
 MODEL_CARD_MARKDOWN = "model_card.md"
@@ -117,19 +118,7 @@ def build_model_card(
 
 
 def custom_details(lineage: Mapping[str, Any]) -> dict[str, str]:
-    code, data, training = lineage.get("code", {}), lineage.get("data", {}), lineage.get("training", {})
-    values = {
-        "git_commit": code.get("commit"),
-        "git_dirty": code.get("dirty"),
-        "config_sha256": lineage.get("config", {}).get("sha256"),
-        "data_location": data.get("location"),
-        "data_s3_version_id": data.get("s3_version_id"),
-        "data_sha256": data.get("content_sha256"),
-        "data_rows": data.get("rows"),
-        "mlflow_run_id": training.get("mlflow_run_id"),
-        "training_engine": training.get("engine"),
-        "baseline_location": lineage.get("baseline", {}).get("location"),
-    }
+    values = {**lineage_essentials(lineage), "training_engine": lineage.get("training", {}).get("engine")}
     return {
         k: json.dumps(v) if isinstance(v, bool) else str(v)[:_CUSTOM_VALUE_MAX]
         for k, v in values.items()

@@ -8,7 +8,9 @@ A package is ready when every check passes:
 - lineage: every lineage field is known (see lineage.missing_fields);
 - inference_contract: the serving functions answer a valid prediction per holdout row, CSV and JSON;
 - model_card: the card's required sections are filled.
-The checks are pure functions of their inputs; the contract test is the one that runs code (contract.py).
+The checks are pure functions of their inputs; the contract test is the one that runs code (inference_contract.py).
+The same policy judges offline runs (mlops/governance) and SageMaker pipeline runs (the governance step), so this
+module ships in the step library (Python 3.8+).
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlops.governance.lineage import missing_fields
-from mlops.governance.model_card import missing_sections
-from stacks.config import PlatformConfig
+from pipeline_code.lineage_fields import missing_fields
+from pipeline_code.model_card_content import missing_sections
 
 READINESS_FILE = "readiness.json"
 
@@ -30,10 +31,6 @@ class Policy:
     min_accuracy: float
     majority_margin: float = 0.0
     contract_rows: int = 50
-
-    @classmethod
-    def from_config(cls, config: PlatformConfig) -> Policy:
-        return cls(config.min_accuracy, config.readiness_majority_margin, config.readiness_contract_rows)
 
 
 @dataclass(frozen=True)
