@@ -157,8 +157,9 @@ def registry_metadata(lineage: Mapping[str, Any], verdict: Mapping[str, Any]) ->
         "readiness_verdict": "ready" if verdict.get("ready") else "not_ready",
         "readiness_failed": ",".join(verdict.get("failed", [])),
     }
-    if training.get("workers") is not None:
-        values["training_workers"] = training.get("workers")
+    workers = training.get("workers")
+    if workers is not None:  # the XGBoost engine: {"count", "hosts", "rows_per_worker"}; the count is what matters
+        values["training_workers"] = workers.get("count") if isinstance(workers, Mapping) else workers
     return {key: _fit(value) for key, value in values.items() if value not in (None, "")}
 
 

@@ -53,3 +53,10 @@ def test_registry_metadata_values_are_strings_of_at_most_256_characters() -> Non
     assert metadata["git_dirty"] == "true" and metadata["lineage_complete"] == "false"
     assert metadata["readiness_verdict"] == "not_ready" and metadata["readiness_failed"] == "lineage"
     assert metadata["lineage_sha256"] == lineage_fields.sha256_json(document)
+
+
+def test_registry_metadata_records_the_number_of_training_workers() -> None:
+    workers = {"count": 2, "hosts": ["algo-1", "algo-2"], "rows_per_worker": [4000, 4000]}
+    metadata = lineage_fields.registry_metadata({"training": {"engine": "xgboost", "workers": workers}}, {})
+    assert metadata["training_workers"] == "2" and metadata["training_engine"].startswith("xgboost/")
+    assert "training_workers" not in lineage_fields.registry_metadata({"training": {"engine": "sklearn"}}, {})
