@@ -24,7 +24,7 @@ from stacks.constructs.approved_package import NO_MODEL
 from stacks.constructs.sagemaker_grants import grant_image_pull
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
 from stacks.constructs.sdk_cache import cached
-from stacks.constructs.step_code import StepCode, script_id
+from stacks.constructs.step_code import PIPELINE_CODE, StepCode, script_id
 
 RAW_PREFIX = "raw"
 PIPELINE_PREFIX = "pipelines"
@@ -176,7 +176,9 @@ class BuildStack(cdk.Stack):
             train_shard_count=config.train_shard_count,
             feature_ingest_batch_size=config.feature_ingest_batch_size,
         )
-        return cdk.Fn.sub(cached("pipeline-definition", spec, lambda: build_definition(spec)), values)
+        builder = [PIPELINE_CODE / "definition.py", PIPELINE_CODE / "lineage_fields.py"]
+        definition = cached("pipeline-definition", spec, lambda: build_definition(spec), code=builder)
+        return cdk.Fn.sub(definition, values)
 
     def _mlflow_server(
         self, config: PlatformConfig, key: kms.IKey, artifact_bucket: s3.IBucket

@@ -1,8 +1,9 @@
 """A build cache for what the SageMaker SDK computes at synth time (the pipeline definition, image URIs).
 
 Both are pure functions of their inputs and the SDK's version, but importing the SDK and building the definition
-costs ~3 s of every synth. Results are kept under .build/sdk-cache, keyed by a hash of the inputs and the SDK
-version, so a synth with unchanged inputs never imports the SDK; any change of input or SDK recomputes.
+costs ~3 s of every synth. Results are kept under .build/sdk-cache, keyed by a hash of the inputs, the SDK
+version and the builder's own source, so a synth with unchanged inputs never imports the SDK; any change of input,
+SDK or builder code recomputes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,21 @@ from typing import Any
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".build" / "sdk-cache"
 
 
-def cached(kind: str, inputs: Any, compute: Callable[[], str], cache_dir: Path = CACHE_DIR) -> str:
+def cached(
+    kind: str,
+    inputs: Any,
+    compute: Callable[[], str],
+    cache_dir: Path = CACHE_DIR,
+    code: Sequence[Path] = (),
+) -> str:
+    """`code`: the source files `compute` runs; their content is part of the key, so editing the builder
+    recomputes (without it, a changed definition.py would keep serving the old definition)."""
     if dataclasses.is_dataclass(inputs) and not isinstance(inputs, type):
         inputs = dataclasses.asdict(inputs)
-    key_source = json.dumps({"kind": kind, "inputs": inputs, "sdk": version("sagemaker")}, sort_keys=True)
+    sources = {str(p.name): hashlib.sha256(p.read_bytes()).hexdigest() for p in code}
+    key_source = json.dumps(
+        {"kind": kind, "inputs": inputs, "sdk": version("sagemaker"), "code": sources}, sort_keys=True
+    )
     path = cache_dir / f"{kind}-{hashlib.sha256(key_source.encode()).hexdigest()[:32]}.txt"
     if path.exists():
         return path.read_text()

@@ -1,4 +1,4 @@
-"""The SDK build cache: same inputs reuse the stored result, other inputs (or another SDK version) recompute."""
+"""The synth-time SDK cache: same inputs and builder code, same entry; a changed builder recomputes."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from pathlib import Path
 from stacks.constructs.sdk_cache import cached
 
 
-def test_same_inputs_are_computed_once_other_inputs_again(tmp_path: Path) -> None:
+def test_the_builders_code_is_part_of_the_key(tmp_path: Path) -> None:
+    builder = tmp_path / "definition.py"
+    builder.write_text("VERSION = 1\n")
     calls: list[str] = []
 
     def compute(value: str) -> str:
         calls.append(value)
-        return value.upper()
+        return value
 
-    assert cached("k", {"a": 1}, lambda: compute("x"), tmp_path) == "X"
-    assert cached("k", {"a": 1}, lambda: compute("never"), tmp_path) == "X"
-    assert cached("k", {"a": 2}, lambda: compute("y"), tmp_path) == "Y"
-    assert cached("other", {"a": 1}, lambda: compute("z"), tmp_path) == "Z"
-    assert calls == ["x", "y", "z"]
+    cache = tmp_path / "cache"
+    assert cached("k", {"a": 1}, lambda: compute("first"), cache, code=[builder]) == "first"
+    assert cached("k", {"a": 1}, lambda: compute("again"), cache, code=[builder]) == "first"  # a hit
+    builder.write_text("VERSION = 2\n")
+    assert cached("k", {"a": 1}, lambda: compute("rebuilt"), cache, code=[builder]) == "rebuilt"
+    assert cached("k", {"a": 2}, lambda: compute("other input"), cache, code=[builder]) == "other input"
+    assert calls == ["first", "rebuilt", "other input"]
