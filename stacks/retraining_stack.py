@@ -29,6 +29,7 @@ from constructs import Construct
 
 from stacks.config import PlatformConfig
 from stacks.constructs.python_handler import PythonHandler
+from stacks.constructs.sagemaker_grants import grant_model_card_publishing
 
 
 class RetrainingStack(cdk.Stack):
@@ -132,16 +133,7 @@ class RetrainingStack(cdk.Stack):
             )
         )
         # The approval publishes the package's model card (built by the pipeline, stored beside its evaluation).
-        set_approval.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:CreateModelCard", "sagemaker:UpdateModelCard", "sagemaker:DescribeModelCard"],
-                resources=[
-                    self.format_arn(
-                        service="sagemaker", resource="model-card", resource_name=f"{model_package_group_name}-*"
-                    )
-                ],
-            )
-        )
+        grant_model_card_publishing(set_approval.role, model_package_group_name)
         artifact_bucket.grant_read(set_approval.role)
         key.grant_decrypt(set_approval.role)
 

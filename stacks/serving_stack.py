@@ -31,7 +31,7 @@ from stacks.build_stack import PIPELINE_PREFIX, cached_sklearn_image, cached_xgb
 from stacks.config import PlatformConfig
 from stacks.constructs.approved_package import resolve_approved_package
 from stacks.constructs.python_handler import PythonHandler
-from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
+from stacks.constructs.sagemaker_grants import grant_image_pull, grant_model_card_publishing, grant_sagemaker_logs
 from stacks.constructs.triton_endpoint import TritonEndpoint, TritonEndpointProps, triton_image_uri
 
 VARIANT = "AllTraffic"
@@ -448,13 +448,17 @@ class ServingStack(cdk.Stack):
         )
         approved_package.grant_read(role)
         approved_package.grant_write(role)
+        # A manual approval publishes the package's model card, as the retraining loop's does; the card's content
+        # is the pipeline's governance output.
+        grant_model_card_publishing(role, group)
+        self._artifact_bucket.grant_read(role, f"{PIPELINE_PREFIX}/*")
+        self._key.grant_decrypt(role)
         if self.multi_model:  # copies approved model artifacts under the multi-model prefix
             self._artifact_bucket.grant_read(role)
             self._artifact_bucket.grant_put(role, f"{MULTI_MODEL_PREFIX}/*")
             self._key.grant_encrypt_decrypt(role)
         if self.triton:
             # Copies an approved package's Triton archive (written by the pipeline) under the endpoint's prefix.
-            self._artifact_bucket.grant_read(role, f"{PIPELINE_PREFIX}/*")
             self._artifact_bucket.grant_put(role, f"{TRITON_PREFIX}/*")
             self._key.grant_encrypt_decrypt(role)
             self.triton_live_model.grant_write(role)

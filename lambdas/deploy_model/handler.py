@@ -1,10 +1,11 @@
 """Deploy an approved model package: make it the serving stack's desired package, then update that stack.
 
 Two EventBridge events reach this function:
-- 'SageMaker Model Package State Change' (Approved, this project's group): check the package in the registry,
-  write its ARN to the SSM parameter the stack resolves, and update the stack with its current template.
-  CloudFormation re-resolves the parameter, creates a new model and endpoint config, and updates the endpoint
-  with its blue/green DeploymentConfig (canary, bake, automatic rollback on alarms).
+- 'SageMaker Model Package State Change' (Approved, this project's group): check the package in the registry
+  (refusing one whose lineage or readiness metadata says it is not ready), publish its model card, write its ARN
+  to the SSM parameter the stack resolves, and update the stack with its current template. CloudFormation
+  re-resolves the parameter, creates a new model and endpoint config, and updates the endpoint with its
+  blue/green DeploymentConfig (canary, bake, automatic rollback on alarms).
 - 'CloudFormation Stack Status Change' to UPDATE_ROLLBACK_COMPLETE for the serving stack: the deployment was
   rolled back, so reset the desired package to the one the stack still serves.
 """
@@ -31,6 +32,7 @@ from deploy_decision import (
     stack_status_from_event,
     triton_copy_plan,
 )
+from model_card_publisher import publish_model_card
 
 logger = Logger()
 DEPLOYED_OUTPUT = "DeployedModelPackageArn"
@@ -85,6 +87,11 @@ def on_approval(
         )
         return decision
     if decision.action == "deploy":
+        # One SageMaker Model Card per approved package, as the retraining loop's approval publishes it; a card
+        # that cannot be published fails the deployment (retried, then the dead-letter queue).
+        card_arn = publish_model_card(aws.sagemaker, aws.s3, arn, package.get("CustomerMetadataProperties"))
+        if card_arn:
+            decision = Decision("deploy", arn, f"{decision.reason}; model card {card_arn}")
         if triton_url:
             # A Triton multi-model endpoint loads any archive under its prefix on demand: copy it, record it as the
             # live TargetModel, no stack update. A package without a Triton archive is not servable here.

@@ -39,3 +39,20 @@ def grant_sagemaker_logs(role: iam.IRole, log_groups: str = "/aws/sagemaker/*") 
             ],
         )
     )
+
+
+def grant_model_card_publishing(role: iam.IRole, model_package_group: str) -> None:
+    """Create or update the model cards of one package group's approved packages (named `<group>-<version>`).
+
+    Reading the card's content (the pipeline's governance output in the artifact bucket) is granted by the caller,
+    which owns the bucket and key.
+    """
+    stack = cdk.Stack.of(role)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["sagemaker:CreateModelCard", "sagemaker:UpdateModelCard", "sagemaker:DescribeModelCard"],
+            resources=[
+                stack.format_arn(service="sagemaker", resource="model-card", resource_name=f"{model_package_group}-*")
+            ],
+        )
+    )

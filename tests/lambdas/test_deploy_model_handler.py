@@ -201,3 +201,19 @@ def test_multi_model_deploy_copies_the_artifact_under_the_prefix_without_a_stack
     assert decision.action == "deploy" and "TargetModel mlops-models-1.tar.gz" in decision.reason
     assert s3.get_object(Bucket="artifacts", Key="multi-model/mlops-models-1.tar.gz")["Body"].read() == b"model bytes"
     assert desired(aws) == arn and aws.updates == []
+
+
+def test_a_manual_approval_publishes_the_packages_model_card(handler: Any, aws: Any) -> None:
+    aws.s3.create_bucket(Bucket="artifacts")
+    card = {"model_overview": {"model_name": GROUP}, "intended_uses": {"risk_rating": "Medium"}}
+    aws.s3.put_object(Bucket="artifacts", Key="pipelines/e1/governance/model_card.json", Body=json.dumps(card))
+    uri = "s3://artifacts/pipelines/e1/governance/model_card.json"
+    arn = register(aws, "Approved", metadata={**READY, "model_card_uri": uri})
+    decision = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
+    assert decision.action == "deploy" and "model card arn:aws:sagemaker:" in decision.reason
+    published = aws.sagemaker.describe_model_card(ModelCardName=f"{GROUP}-1")
+    assert published["ModelCardStatus"] == "Approved"
+    content = json.loads(published["Content"])
+    assert content["model_package_details"]["model_package_arn"] == arn
+    assert content["intended_uses"]["risk_rating"] == "Medium"
+    assert desired(aws) == arn  # and deployed as usual
