@@ -24,10 +24,12 @@ from mlops.governance.package import finalize as finalize_governance
 from mlops.governance.package import prepare as prepare_governance
 from mlops.local_registry import LocalRegistry
 from pipeline_code import baseline, evaluate, preprocess, train
-from pipeline_code.common import EVALUATION_FILE, DataError, check_target, read_csv_table
+from pipeline_code.common import EVALUATION_FILE, DataError
+from pipeline_code.tables import iter_raw_chunks
 from stacks.config import PlatformConfig
 
 Progress = Callable[[str], None]
+PREFLIGHT_CHUNK_ROWS = 10_000
 
 
 @dataclass
@@ -215,19 +217,27 @@ def _version(arn: str | None) -> int | None:
 
 
 def _preflight(data: Path, target: str, features: Sequence[str]) -> None:
-    """Check the input before any step starts, so bad input costs nothing and gives one clear line."""
+    """Check the input before any step starts, so bad input costs nothing and gives one clear line.
+
+    The input is a CSV or Parquet file or a folder of them, possibly larger than memory: it is read in chunks, and
+    only until two classes have been seen (the preprocess step validates every file before it writes anything).
+    """
     if not data.exists():
         raise UserError(f"{data}: file not found")
-    if data.is_dir():
-        raise UserError(f"{data}: is a folder; give a CSV file")
+    classes: set[str] = set()
     try:
-        frame = read_csv_table(data)
-        check_target(frame, target, data)
+        for path, chunk in iter_raw_chunks(data, PREFLIGHT_CHUNK_ROWS, required_columns=[target], role="target"):
+            missing = [f for f in features if f not in chunk.columns]
+            if missing:
+                columns = ", ".join(chunk.columns)
+                raise UserError(f"{path}: feature column '{missing[0]}' not found (columns: {columns})")
+            classes.update(str(v) for v in chunk[target].dropna().unique())
+            if len(classes) >= 2:
+                return
     except DataError as exc:
         raise UserError(str(exc)) from None
-    missing = [f for f in features if f not in frame.columns]
-    if missing:
-        raise UserError(f"{data}: feature column '{missing[0]}' not found (columns: {', '.join(frame.columns)})")
+    found = f"only '{next(iter(classes))}'" if classes else "no values"
+    raise UserError(f"{data}: target column '{target}' has {found}; at least two classes are needed")
 
 
 class _Paths:

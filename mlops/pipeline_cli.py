@@ -16,7 +16,12 @@ def register(groups: argparse._SubParsersAction) -> None:
     pipeline = groups.add_parser("pipeline", help="the model build pipeline")
     commands = pipeline.add_subparsers(dest="command", required=True, parser_class=type(pipeline))
     run = commands.add_parser("run", help="run preprocess -> train -> evaluate -> baseline -> gate -> register locally")
-    run.add_argument("--data", type=Path, required=True, help="raw CSV with a header row")
+    run.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="raw data: a CSV (with a header row) or Parquet file, or a folder of them",
+    )
     run.add_argument("--target", required=True, help="label column")
     run.add_argument("--min-accuracy", type=float, default=None, help="A_min (default: the platform config, 0.85)")
     run.add_argument("--features", default="", help="comma-separated feature columns (default: all but the target)")
