@@ -2,7 +2,8 @@
 
 Each command group lives in its own module and registers its sub-parser here. Exit codes follow
 ARCHITECTURE.md: 0 success, 2 bad input or usage (one line on stderr), never a raw traceback for a
-user error.
+user error; 1 when the work ran but did not succeed (a model below the gate, a step that failed for a reason
+other than its input).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from mlops.errors import UserError
+from mlops.errors import StepFailed, UserError
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
@@ -56,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         sys.stderr.write(f"mlops: error: {exc}\n")
         return EXIT_USAGE
+    except StepFailed as exc:
+        sys.stderr.write(f"mlops: failed: {exc}\n")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write("mlops: interrupted\n")
         return 130

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import UserError
+from mlops.errors import StepFailed, UserError
 from mlops.governance.package import finalize as finalize_governance
 from mlops.governance.package import prepare as prepare_governance
 from mlops.local_registry import LocalRegistry
@@ -203,7 +203,8 @@ def _train_xgboost(config: PlatformConfig, target: str, paths: _Paths, env: Mapp
             env=env,
         )
     except TrainingError as exc:
-        raise UserError(f"train: {exc}") from None
+        # Not the input's fault (a worker's bad shard is a DataError, reported as bad input): a failed step.
+        raise StepFailed(f"train: {exc}") from None
     meta = json.loads((paths.model_dir / "model_meta.json").read_text())
     rows = {w.host: w.rows for w in result.workers}
     summary = {"engine": "xgboost", **meta["training_metrics"], "workers": len(result.workers), "rows": rows}
