@@ -174,7 +174,7 @@ def _model_processor(spec: PipelineSpec, processor: Any, session: Any) -> Any:
         command=["python3"],
         role=spec.role_arn,
         instance_type=spec.processing_instance_type,
-        instance_count=spec.processing_instance_count,
+        instance_count=1,
         sagemaker_session=session,
         env=processor.env,
         output_kms_key=spec.kms_key_arn,
@@ -241,20 +241,27 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
 
     library_dir = "/opt/ml/processing/input/lib"
     library = ProcessingInput(source=spec.step_library_uri, destination=library_dir, input_name="steplibrary")
-    processor = SKLearnProcessor(
-        framework_version=spec.framework_version,
-        role=spec.role_arn,
-        instance_type=spec.processing_instance_type,
-        instance_count=spec.processing_instance_count,
-        sagemaker_session=session,
-        env={"PYTHONPATH": f"{library_dir}/{spec.step_library_file}"},
-        output_kms_key=spec.kms_key_arn,
-        volume_kms_key=spec.kms_key_arn,
-    )
+
+    def sklearn_processor(instance_count: int) -> SKLearnProcessor:
+        return SKLearnProcessor(
+            framework_version=spec.framework_version,
+            role=spec.role_arn,
+            instance_type=spec.processing_instance_type,
+            instance_count=instance_count,
+            sagemaker_session=session,
+            env={"PYTHONPATH": f"{library_dir}/{spec.step_library_file}"},
+            output_kms_key=spec.kms_key_arn,
+            volume_kms_key=spec.kms_key_arn,
+        )
+
+    # Preprocess shards its input over processing_instance_count instances; the later jobs each need the whole
+    # split (or the one model) at once, so they run on one instance (more would repeat the same work).
+    preprocess_processor = sklearn_processor(spec.processing_instance_count)
+    processor = sklearn_processor(1)
 
     preprocess = ProcessingStep(
         name="Preprocess",
-        step_args=processor.run(
+        step_args=preprocess_processor.run(
             code=spec.preprocess_code_uri,
             inputs=[
                 ProcessingInput(

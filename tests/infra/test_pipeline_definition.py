@@ -120,6 +120,13 @@ def test_several_processing_instances_split_the_raw_files_and_chunk_arguments_re
         assert arguments[arguments.index(flag) + 1] == value
     baseline = steps["Baseline"]["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert baseline[baseline.index("--chunk-rows") + 1] == "5000"
+    # Only Preprocess is spread over the instances; the jobs after it need the whole split or model at once.
+    counts = {
+        name: step["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"]
+        for name, step in steps.items()
+        if step["Type"] == "Processing"
+    }
+    assert counts == {"Preprocess": 2, "Evaluate": 1, "Baseline": 1, "Governance": 1}
     single = dataclasses.replace(chunked, processing_instance_count=1)
     steps = {s["Name"]: s for s in json.loads(build_definition(single))["Steps"]}
     inputs = {i["InputName"]: i for i in steps["Preprocess"]["Arguments"]["ProcessingInputs"]}
