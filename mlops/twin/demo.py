@@ -8,8 +8,9 @@ model-degraded alarm starts the synthesized retraining state machine (real handl
 new labelled data, the challenger is compared with the champion, approved and deployed blue/green while traffic
 continues -> the drift alarms clear against the new model's baseline.
 
-Every piece is the platform's own code run by the twin (mlops.twin.*); this module only drives the clock, the
-traffic and the bookkeeping, and says in `DemoResult.reasons` why a story did not complete.
+Every piece is the platform's own code run by the twin (mlops.twin.*); this module only drives the clock and the
+traffic and records what happens (mlops.twin.demo_result); mlops.twin.demo_summary says in `DemoResult.reasons` why
+a story did not complete.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,8 +30,12 @@ import pandas as pd
 from mlops.sample_data import load_dataset
 from mlops.serving import BlueGreenPolicy, CaptureConfig, RoutingType, TrafficRouting
 from mlops.serving.loadgen import LoadReport, run_load
-from mlops.twin.alarms import MetricAlarm, TwinAlarms, capture_emf, put_emf
+from mlops.twin.alarms import TwinAlarms
 from mlops.twin.cloud import TwinCloud
+from mlops.twin.demo_result import DemoResult, DemoSettings, ModelInfo, StepRecord, TimelineEntry
+from mlops.twin.demo_summary import alarm_summary, story_reasons
+from mlops.twin.demo_text import compact_states, short_arn, step_line
+from mlops.twin.emf import capture_emf, put_emf
 from mlops.twin.endpoint_sync import EndpointSync, SyncResult
 from mlops.twin.events import EventRouter, new_event
 from mlops.twin.pipeline_runner import TwinPipelineRunner
@@ -49,150 +53,6 @@ EXTRA_REQUESTS_WHILE_DEPLOYING = 3000  # bound on the traffic kept up while a bl
 
 class DemoError(RuntimeError):
     """The demo could not run at all (not a user error): the message says why."""
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    out: Path
-    seed: int = 7
-    steps: int = 12
-    drift_started_step: int = 4
-    drift_share: float = 0.4
-    default_rate_after: float = 0.15
-    requests_per_step: int = 400
-    labelled_rows: int = 2000
-    clients: int = 4
-    max_tail_steps: int = 15  # extra steps allowed for a retraining still running after `steps`
-    batch_rows: int = 20
-
-    @classmethod
-    def for_run(
-        cls, out: Path, *, seed: int = 7, steps: int | None = None, drift_share: float = 0.4, fast: bool = False
-    ) -> DemoSettings:
-        """Defaults for a full or a --fast (CI) run; the drift starts after a third of the steps."""
-        count = steps if steps is not None else (8 if fast else 12)
-        return cls(
-            out=out,
-            seed=seed,
-            steps=count,
-            drift_started_step=max(2, count // 3 + 1),
-            drift_share=drift_share,
-            requests_per_step=150 if fast else 400,
-            labelled_rows=2000,
-        )
-
-
-@dataclass
-class StepRecord:
-    step: int
-    start: datetime
-    phase: str  # "before drift" | "drift" | "retraining" | "after"
-    requests: int = 0
-    failed: int = 0
-    served: dict[str, int] = field(default_factory=dict)  # model version -> requests
-    accuracy: dict[str, float] = field(default_factory=dict)  # model version -> accuracy of its predictions
-    drift: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> feature -> value
-    alarms: list[str] = field(default_factory=list)  # "name -> STATE"
-    sync: str = ""
-
-
-@dataclass
-class TimelineEntry:
-    step: int
-    time: datetime
-    text: str
-
-
-@dataclass
-class ModelInfo:
-    package: str
-    version: str
-    holdout_accuracy: float
-    execution: str
-
-
-@dataclass
-class DemoResult:
-    run_dir: Path
-    report: Path | None
-    settings: DemoSettings
-    steps: list[StepRecord] = field(default_factory=list)
-    timeline: list[TimelineEntry] = field(default_factory=list)
-    alarms: list[dict[str, Any]] = field(default_factory=list)  # {name, feature, first_alarm_step, ...}
-    models: list[ModelInfo] = field(default_factory=list)
-    comparison: dict[str, Any] | None = None
-    retrainings: int = 0
-    retraining_states: list[list[str]] = field(default_factory=list)
-    final_package: str = ""
-    new_model_traffic_share: float = 0.0
-    failed_requests: int = 0
-    requests: int = 0
-    handlers_deployed: list[str] = field(default_factory=list)
-    handlers_called: list[str] = field(default_factory=list)
-    batch_transform_job: str = ""
-    min_accuracy: float = 0.0
-    approval_step: int | None = None  # when the retraining approved its challenger (the desired package changed)
-    reasons: list[str] = field(default_factory=list)  # why the story did not complete (empty: it did)
-    seconds: float = 0.0
-    drifted_traffic: pd.DataFrame | None = None  # the requests sent after the drift began (for the report)
-
-    @property
-    def completed(self) -> bool:
-        return not self.reasons
-
-    @property
-    def drift_started_step(self) -> int:
-        return self.settings.drift_started_step
-
-    @property
-    def final_model_accuracy(self) -> float | None:
-        served = [m for m in self.models if m.package == self.final_package]
-        return served[0].holdout_accuracy if served else None
-
-    def accuracy_before_after(self) -> tuple[float | None, float | None]:
-        """Live accuracy of the served predictions: drifted traffic on the champion vs on the new model."""
-        if len(self.models) < 2:
-            return None, None
-        old, new = self.models[0].version, self.models[-1].version
-        return _pooled(self.steps, old, self.drift_started_step), _pooled(self.steps, new, self.drift_started_step)
-
-    def to_json(self) -> dict[str, Any]:
-        before, after = self.accuracy_before_after()
-        return {
-            "completed": self.completed,
-            "reasons": self.reasons,
-            "failed_requests": self.failed_requests,
-            "requests": self.requests,
-            "retrainings": self.retrainings,
-            "drift_started_step": self.drift_started_step,
-            "steps": len(self.steps),
-            "alarms": self.alarms,
-            "final_model_accuracy": self.final_model_accuracy,
-            "min_accuracy": self.min_accuracy,
-            "new_model_traffic_share": self.new_model_traffic_share,
-            "live_accuracy_on_drifted_traffic": {"champion": before, "new_model": after},
-            "models": [asdict(m) for m in self.models],
-            "comparison": self.comparison,
-            "final_package": self.final_package,
-            "handlers_deployed": self.handlers_deployed,
-            "handlers_called": self.handlers_called,
-            "retraining_states": self.retraining_states,
-            "batch_transform_job": self.batch_transform_job,
-            "report": str(self.report) if self.report else None,
-            "run_dir": str(self.run_dir),
-            "seconds": round(self.seconds, 1),
-        }
-
-
-def _pooled(steps: list[StepRecord], version: str, from_step: int) -> float | None:
-    """Accuracy of `version`'s predictions over the drifted steps, weighted by requests."""
-    total = correct = 0.0
-    for record in steps:
-        if record.step >= from_step and version in record.accuracy:
-            n = record.served.get(version, 0)
-            total += n
-            correct += record.accuracy[version] * n
-    return round(correct / total, 4) if total else None
 
 
 def new_run_dir(out: Path) -> Path:
@@ -301,7 +161,7 @@ class _Story:
         package = str(run["package"])
         sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
         self.approvals[package] = "Approved"
-        self._note(0, f"package {_short(package)} registered (holdout accuracy {run['accuracy']:.4f}) and approved")
+        self._note(0, f"package {short_arn(package)} registered (holdout accuracy {run['accuracy']:.4f}) and approved")
         for delivery in self.router.put_event(self._approval_event(package, self.clock0)):
             outcome = delivery.error or (delivery.result or {}).get("action")
             self._note(0, f"approval event -> {delivery.target}: {outcome}")
@@ -375,7 +235,9 @@ class _Story:
         record.sync = synced.action if synced else "error"
         if synced and synced.action in ("deployed", "rolled_back"):
             self._note(
-                step, f"endpoint blue/green update: {synced.action} {_short(synced.package_arn)} {synced.detail}", start
+                step,
+                f"endpoint blue/green update: {synced.action} {short_arn(synced.package_arn)} {synced.detail}",
+                start,
             )
         new_files = self._upload_captures()
         scores = scored_captures(_lines(new_files), labels)
@@ -398,14 +260,14 @@ class _Story:
             if delivery.kind == "states" and not delivery.error:
                 self.executions.append(str(delivery.result))
                 self._note(
-                    step, f"retraining state machine started by {delivery.rule}: {_short(str(delivery.result))}", end
+                    step, f"retraining state machine started by {delivery.rule}: {short_arn(str(delivery.result))}", end
                 )
             elif delivery.error:
                 self._note(step, f"event delivery to {delivery.target} failed: {delivery.error}", end)
         self._registry_events(step, end)
         self._watch_executions(step, end)
         self.result.steps.append(record)
-        self.progress(_step_line(record, self.settings))
+        self.progress(step_line(record, self.settings))
 
     def _registry_events(self, step: int, when: datetime) -> None:
         """SageMaker's part: an approval in the registry is an EventBridge event (moto emits none)."""
@@ -417,7 +279,7 @@ class _Story:
             self.approvals[arn] = status
             # A package can be registered and approved between two looks: first seen Approved is a change too.
             if previous != status and (previous is not None or status == "Approved"):
-                self._note(step, f"registry: {_short(arn)} {status}", when)
+                self._note(step, f"registry: {short_arn(arn)} {status}", when)
                 if status == "Approved":
                     self.result.approval_step = self.result.approval_step or step
                     for delivery in self.router.put_event(self._approval_event(arn, when)):
@@ -429,11 +291,13 @@ class _Story:
             if status != "RUNNING" and arn not in self.finished:
                 self.finished.add(arn)
                 self._track_models()
-                states = _compact(self.cloud.visited_states(arn))
-                self._note(step, f"retraining execution {_short(arn)} {status}: {states}", when)
+                states = compact_states(self.cloud.visited_states(arn))
+                self._note(step, f"retraining execution {short_arn(arn)} {status}: {states}", when)
                 for model in self.result.models[1:]:
                     self._note(
-                        step, f"challenger {_short(model.package)}: holdout accuracy {model.holdout_accuracy:.4f}", when
+                        step,
+                        f"challenger {short_arn(model.package)}: holdout accuracy {model.holdout_accuracy:.4f}",
+                        when,
                     )
                 compare = [c for c in self.cloud.dispatcher.calls if c[0].startswith("CompareFunction")]
                 if compare and isinstance(compare[-1][2], dict):
@@ -592,50 +456,8 @@ class _Story:
         result.new_model_traffic_share = round(last.served.get(final_version, 0) / max(1, last.requests), 4)
         if len(result.models) < 2 or result.final_package == result.models[0].package:
             result.new_model_traffic_share = 0.0
-        result.alarms = self._alarm_summary()
-        self._check_story()
-
-    def _alarm_summary(self) -> list[dict[str, Any]]:
-        first: dict[str, int] = {}
-        for record in self.result.steps:
-            for text in record.alarms:
-                name, state = text.rsplit(" -> ", 1)
-                if state == "ALARM":
-                    first.setdefault(name, record.step)
-        out = []
-        for name, step in first.items():
-            alarm = self.alarms.alarm(name)
-            feature = alarm.dimensions.get("Feature") if isinstance(alarm, MetricAlarm) else None
-            metric = alarm.metric_name if isinstance(alarm, MetricAlarm) else "composite"
-            out.append({"name": name, "feature": feature, "metric": metric, "first_alarm_step": step,
-                        "state_at_end": self.alarms.state(name).value})  # fmt: skip
-        return out
-
-    def _check_story(self) -> None:
-        result, settings = self.result, self.settings
-        reasons = result.reasons
-        feature_alarms = [a for a in result.alarms if a["feature"]]
-        if not feature_alarms:
-            reasons.append("no drift alarm entered ALARM")
-        early = [a["name"] for a in result.alarms if a["first_alarm_step"] < settings.drift_started_step]
-        if early:
-            reasons.append(f"alarms before the drift began: {early}")
-        if result.retrainings != 1:
-            reasons.append(f"{result.retrainings} retraining runs (expected exactly one)")
-        comparison = result.comparison or {}
-        if comparison and not comparison.get("better"):
-            reasons.append(f"the challenger was not approved: {comparison.get('reason')}")
-        if len(result.models) < 2:
-            reasons.append("the retraining registered no new model")
-        elif result.final_package != result.models[-1].package:
-            reasons.append(f"the new model {_short(result.models[-1].package)} is not the one served at the end")
-        elif result.new_model_traffic_share < 1.0:
-            reasons.append(f"the new model serves {result.new_model_traffic_share:.0%} of the final step's traffic")
-        if result.failed_requests:
-            reasons.append(f"{result.failed_requests} failed requests")
-        missing = sorted(set(result.handlers_deployed) - set(result.handlers_called))
-        if missing:
-            reasons.append(f"deployed handlers the run never called: {missing}")
+        result.alarms = alarm_summary(result.steps, self.alarms)
+        result.reasons.extend(story_reasons(result))
 
     def _note(self, step: int, text: str, when: datetime | None = None) -> None:
         if step < 0:
@@ -661,48 +483,9 @@ def _drift_metrics(documents: list[dict[str, Any]]) -> dict[str, dict[str, float
     return out
 
 
-def _compact(states: list[str]) -> str:
-    """The visited states with the pipeline polling loop folded: "... > (Wait > Check > State) x7 > ..."."""
-    loop = ["WaitForPipeline", "CheckPipeline", "PipelineState"]
-    out: list[str] = []
-    i = 0
-    while i < len(states):
-        count = 0
-        while states[i : i + 3] == loop:
-            count += 1
-            i += 3
-        if count:
-            out.append(f"(WaitForPipeline > CheckPipeline > PipelineState) x{count}")
-        if i < len(states):
-            out.append(states[i])
-            i += 1
-    return " > ".join(out)
-
-
 def _lines(paths: list[Path]) -> Iterator[str]:
     for path in paths:
         yield from path.read_text(encoding="utf-8").splitlines()
-
-
-def _step_line(record: StepRecord, settings: DemoSettings) -> str:
-    served = ", ".join(f"{v[:8]} {n}" for v, n in record.served.items())
-    accuracy = ", ".join(f"{v[:8]} {a:.3f}" for v, a in record.accuracy.items())
-    psi = record.drift.get("PSI", {})
-    drift = " ".join(f"{f}={v:.2f}" for f, v in sorted(psi.items()))
-    counter = f"{record.step:>2}/{settings.steps}" if record.step <= settings.steps else f"{record.step:>2} (extra)"
-    line = (
-        f"step {counter} [{record.phase:<12}] {record.requests:>4} req, {record.failed} failed"
-        f" | served {served} | accuracy {accuracy or '-'} | PSI {drift or '-'}"
-    )
-    # The first evaluation moves every alarm out of INSUFFICIENT_DATA: only real changes are worth a line.
-    changes = [a for a in record.alarms if record.step > 1 or not a.endswith("-> OK")]
-    if changes:
-        line += " | " + "; ".join(changes)
-    return line
-
-
-def _short(arn: str) -> str:
-    return arn.rsplit("/", 2)[-2] + "/" + arn.rsplit("/", 1)[-1] if arn.count("/") >= 2 else arn.rsplit(":", 1)[-1]
 
 
 def _hour(moment: datetime) -> datetime:

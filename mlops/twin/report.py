@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 if TYPE_CHECKING:
-    from mlops.twin.demo import DemoResult
+    from mlops.twin.demo_result import DemoResult
     from mlops.twin.traffic import Population
     from stacks.config import PlatformConfig
 
