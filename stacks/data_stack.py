@@ -41,6 +41,14 @@ class DataStack(cdk.Stack):
             access_logs=self.access_logs,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
         )
+        if config.serving_mode == "triton":
+            from stacks.serving_stack import TRITON_PREFIX
+
+            # The delivery smoke test reads the live Triton archive under this prefix (an output here: an output
+            # of the serving stack would re-export this stack's bucket, which cfn-lint flags).
+            self.triton_model_url_output = cdk.CfnOutput(
+                self, "TritonModelUrl", value=self.artifact_bucket.s3_url_for_object(TRITON_PREFIX)
+            )
         self.capture_bucket = SecureBucket(
             self,
             "DataCapture",

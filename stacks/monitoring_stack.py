@@ -139,6 +139,10 @@ class MonitoringStack(cdk.Stack):
             "MIN_ROWS": str(config.drift_min_rows),
             "GROUND_TRUTH_PREFIX": config.ground_truth_prefix,
         }
+        if config.serving_mode == "triton":
+            # KServe v2 tensors of encoded features: decoded with the package's feature_encoding.json, which sits
+            # next to its Triton archive in the pipeline's output (read under the PIPELINE_PREFIX grant below).
+            environment["SERVING_MODE"] = "triton"
         if self.model_monitor is not None:
             environment["MONITOR_BASELINE_URI"] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
         handler = PythonHandler(
@@ -168,7 +172,8 @@ class MonitoringStack(cdk.Stack):
         markers = f"{MARKER_PREFIX.split('/')[0]}/*"
         capture_bucket.grant_read(role, markers)
         capture_bucket.grant_put(role, markers)  # never delete: a deleted marker would let a file count twice
-        artifact_bucket.grant_read(role, f"{PIPELINE_PREFIX}/*")  # the pipeline's baseline step output
+        # The pipeline's baseline step output (and, in triton mode, PackageTriton's feature_encoding.json)
+        artifact_bucket.grant_read(role, f"{PIPELINE_PREFIX}/*")
         if self.model_monitor is not None:
             artifact_bucket.grant_read(role, f"{BASELINE_PREFIX}/*")
             artifact_bucket.grant_put(role, f"{BASELINE_PREFIX}/*")

@@ -8,18 +8,24 @@ stage's endpoint. Same-account and cross-account stages use the same path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import PlatformConfig
 from stacks.platform import Platform, add_platform
+from stacks.serving_stack import TRITON_PREFIX, triton_live_model_parameter_name
 
 PIPELINE_NAME_OUTPUT = "PipelineName"  # CfnOutputs the smoke test reads, by construct id
 ENDPOINT_NAME_OUTPUT = "EndpointName"
 DEPLOYED_MODEL_OUTPUT = "DeployedModelPackageArn"
+TRITON_LIVE_MODEL_OUTPUT = "TritonLiveModelParameter"  # serving_mode "triton" only
+TRITON_MODEL_URL_OUTPUT = "TritonModelUrl"
 
 
 class _Serving(Protocol):
@@ -28,6 +34,16 @@ class _Serving(Protocol):
     endpoint_name: str
     endpoint_name_output: cdk.CfnOutput
     deployed_model_output: cdk.CfnOutput
+
+
+@dataclass(frozen=True)
+class TritonAccess:
+    """serving_mode "triton": the live-model parameter and the archive prefix the smoke test reads."""
+
+    live_model_parameter: str
+    artifact_bucket: s3.IBucket
+    key: kms.IKey
+    prefix: str
 
 
 def smoke_test_role_name(config: PlatformConfig, stage_name: str) -> str:
@@ -64,8 +80,21 @@ class PlatformStage(cdk.Stage):
             pipeline_account=pipeline_account,
             pipeline_name=self.platform.build.pipeline_name,
             endpoint_name=self.endpoint_name,
+            triton=self._triton_access(),
             env=cdk.Environment(account=config.account, region=config.region),
             description="MLOps delivery: the role the post-deploy smoke test assumes",
+        )
+
+    def _triton_access(self) -> TritonAccess | None:
+        """serving_mode "triton": what the smoke test reads to call the live model (parameter, archive prefix)."""
+        if self.config.serving_mode != "triton" or self.serving is None:
+            return None
+        data = self.platform.data
+        return TritonAccess(
+            live_model_parameter=triton_live_model_parameter_name(self.config),
+            artifact_bucket=data.artifact_bucket,
+            key=data.key,
+            prefix=TRITON_PREFIX,
         )
 
     @property
@@ -93,6 +122,13 @@ class PlatformStage(cdk.Stage):
             serving = cast(cdk.Stack, self.serving)
             found["ENDPOINT_NAME"] = _output(serving, ENDPOINT_NAME_OUTPUT, "endpoint_name_output")
             found["DEPLOYED_MODEL_PACKAGE_ARN"] = _output(serving, DEPLOYED_MODEL_OUTPUT, "deployed_model_output")
+            if self.config.serving_mode == "triton":
+                found["TRITON_LIVE_MODEL_PARAMETER"] = _output(
+                    serving, TRITON_LIVE_MODEL_OUTPUT, "triton_live_model_output"
+                )
+                found["TRITON_MODEL_URL"] = _output(
+                    self.platform.data, TRITON_MODEL_URL_OUTPUT, "triton_model_url_output"
+                )
         if found["PIPELINE_NAME"] is None:
             raise TypeError(f"BuildStack has no unconditional CfnOutput '{PIPELINE_NAME_OUTPUT}'")
         return {name: output for name, output in found.items() if output is not None}
@@ -118,6 +154,7 @@ class SmokeTestAccessStack(cdk.Stack):
         pipeline_account: str,
         pipeline_name: str,
         endpoint_name: str | None,
+        triton: TritonAccess | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -135,4 +172,26 @@ class SmokeTestAccessStack(cdk.Stack):
                     actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"], resources=[endpoint_arn]
                 )
             )
+        if triton is not None:
+            self._triton_reads(role, triton)
         cdk.Tags.of(self).add("project", config.project_name)
+
+    def _triton_reads(self, role: iam.Role, triton: TritonAccess) -> None:
+        """The live TargetModel (one parameter) and its archive's feature_encoding.json (objects under the Triton
+        prefix, decrypted through S3 only): read-only, named actions, no account-wide resource."""
+        parameter_arn = self.format_arn(
+            service="ssm", resource="parameter", resource_name=triton.live_model_parameter.lstrip("/")
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[triton.artifact_bucket.arn_for_objects(f"{triton.prefix}/*")]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[triton.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            )
+        )

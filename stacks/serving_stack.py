@@ -41,6 +41,11 @@ MULTI_MODEL_PREFIX = "multi-model"
 TRITON_PREFIX = "triton"  # the Triton endpoint's archives: <prefix>/<group>-v<version>.tar.gz, one per TargetModel
 
 
+def triton_live_model_parameter_name(config: PlatformConfig) -> str:
+    """The SSM parameter naming the Triton endpoint's live TargetModel (the deploy function writes it)."""
+    return f"/{config.project_name}/serving/triton-target-model"
+
+
 class ServingStack(cdk.Stack):
     def __init__(
         self,
@@ -87,6 +92,11 @@ class ServingStack(cdk.Stack):
         self.deployed_model_output = cdk.CfnOutput(
             self, "DeployedModelPackageArn", value=self.approved_package_arn.value_as_string
         )
+        if self.triton:
+            # The smoke test's Triton check: which TargetModel is live (its archive's prefix: the data stack's output).
+            self.triton_live_model_output = cdk.CfnOutput(
+                self, "TritonLiveModelParameter", value=triton_live_model_parameter_name(config)
+            )
 
     def _endpoint(
         self,
@@ -265,7 +275,7 @@ class ServingStack(cdk.Stack):
         self.triton_live_model = ssm.StringParameter(
             self,
             "TritonLiveModel",
-            parameter_name=f"/{config.project_name}/serving/triton-target-model",
+            parameter_name=triton_live_model_parameter_name(config),
             string_value="none",
             description="TargetModel of the Triton endpoint's live model version (written by the deploy function)",
         )

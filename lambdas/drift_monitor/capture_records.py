@@ -8,9 +8,11 @@ One line per captured invocation (the format SageMaker writes, and `mlops/servin
 The request body is what the model's `input_fn` reads (pipeline_code/inference.py): CSV rows in the model's
 feature order (the baseline's feature order: both come from the training frame), or JSON
 `{"instances": [[...]] | [{...}]}` or one object. The response is `{"predictions": [{"label", ...}]}` or CSV
-`label,probability` lines. A line that cannot be read that way (bad JSON, no captureData, a row of the wrong
-width, a BASE64 body, predictions that do not pair up with the rows) is one malformed record: counted and
-skipped, never fatal.
+`label,probability` lines. In serving_mode "triton" the request is a KServe v2 tensor of *encoded* features and
+the response Triton's `outputs` tensor: decoded with the model's feature encoding (triton_records.py), given as
+`encoding`. A line that cannot be read that way (bad JSON, no captureData, a row of the wrong width, a BASE64
+body, predictions that do not pair up with the rows, a tensor of the wrong shape or datatype) is one malformed
+record: counted (with its reason in `skipped`) and skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import csv
 import io
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from triton_records import FeatureEncoding, TensorError, is_tensor_request, request_rows, response_labels
 
 
 @dataclass
@@ -38,6 +42,9 @@ class CaptureBatch:
     events: dict[str, list[str | None]] = field(default_factory=dict)
     records: int = 0
     malformed: int = 0
+    # serving_mode "triton": how the model's input tensor encodes the features (None: CSV/JSON records only)
+    encoding: FeatureEncoding | None = None
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> malformed records
 
     def __post_init__(self) -> None:
         self.cells = {name: [] for name in self.features}
@@ -51,9 +58,11 @@ class CaptureBatch:
             if not line.strip():
                 continue
             self.records += 1
-            parsed = parse_record(line, self.features)
-            if parsed is None:
+            try:
+                parsed = read_record(line, self.features, self.encoding)
+            except Malformed as exc:
                 self.malformed += 1
+                self.skipped[str(exc)] += 1
                 continue
             rows, labels, event_id = parsed
             if event_id is not None and any(label is not None for label in labels):
@@ -81,26 +90,81 @@ class CaptureBatch:
         return columns, unparseable
 
 
-def parse_record(line: str, features: Sequence[str]) -> tuple[list[list[Any]], list[str | None], str | None] | None:
+class Malformed(ValueError):
+    """A capture line that is not a usable record; the message is the skip reason."""
+
+
+def parse_record(
+    line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
+) -> tuple[list[list[Any]], list[str | None], str | None] | None:
     """(rows, predicted labels, eventId) of one capture line, or None if the line is malformed."""
+    try:
+        return read_record(line, features, encoding)
+    except Malformed:
+        return None
+
+
+def read_record(
+    line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
+) -> tuple[list[list[Any]], list[str | None], str | None]:
+    """(rows, predicted labels, eventId) of one capture line; raises Malformed with the reason."""
     try:
         record = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
+        raise Malformed("not a JSON line") from None
     capture = record.get("captureData") if isinstance(record, dict) else None
     if not isinstance(capture, dict):
-        return None
-    rows = _input_rows(capture.get("endpointInput"), features)
-    if rows is None:
-        return None
-    labels = _output_labels(capture.get("endpointOutput"))
+        raise Malformed("no captureData")
+    channel = capture.get("endpointInput")
+    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
+        raise Malformed("no endpointInput data")
+    content_type = str(channel.get("observedContentType", ""))
+    if is_tensor_request(channel["data"], str(channel.get("encoding", "")), content_type):
+        rows, labels = _tensor_record(capture, features, encoding)
+    else:
+        rows = _input_rows(channel, features)
+        if rows is None:
+            raise Malformed("request rows unreadable or of the wrong width")
+        labels = _output_labels(capture.get("endpointOutput"))
     if labels is None:
         labels = [None] * len(rows)  # input-only capture: features still count, no predicted labels
     if len(labels) != len(rows):
-        return None
+        raise Malformed(f"{len(labels)} predictions for {len(rows)} rows")
     metadata = record.get("eventMetadata")
     event_id = metadata.get("eventId") if isinstance(metadata, dict) else None
     return rows, labels, event_id if isinstance(event_id, str) else None
+
+
+def _tensor_record(
+    capture: dict[str, Any], features: Sequence[str], encoding: FeatureEncoding | None
+) -> tuple[list[list[Any]], list[str | None] | None]:
+    """A Triton (KServe v2) request and response: rows in `features` order, and the predicted labels."""
+    if encoding is None:
+        raise Malformed("KServe v2 tensor request, but no feature encoding (the endpoint is not in triton mode)")
+    missing = [name for name in features if name not in encoding.names]
+    if missing:
+        raise Malformed(f"tensor request: the feature encoding has no {missing}")
+    channel = capture["endpointInput"]
+    try:
+        decoded = request_rows(
+            channel["data"], str(channel.get("encoding", "")), str(channel.get("observedContentType", "")), encoding
+        )
+    except TensorError as exc:
+        raise Malformed(f"tensor request: {exc}") from None
+    position = {name: i for i, name in enumerate(encoding.names)}
+    rows = [[row[position[name]] for name in features] for row in decoded]
+    output = capture.get("endpointOutput")
+    if not isinstance(output, dict) or not isinstance(output.get("data"), str):
+        return rows, None
+    try:
+        labels: list[str | None] = list(
+            response_labels(
+                output["data"], str(output.get("encoding", "")), str(output.get("observedContentType", "")), encoding
+            )
+        )
+    except TensorError as exc:
+        raise Malformed(f"tensor response: {exc}") from None
+    return rows, labels
 
 
 def _input_rows(channel: Any, features: Sequence[str]) -> list[list[Any]] | None:

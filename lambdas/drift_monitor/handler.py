@@ -9,6 +9,12 @@ Statistics/Constraints S3 URIs -> drift_core.read_baseline. Cached per package i
 Monitor is on, the same two files are copied to MONITOR_BASELINE_URI, the fixed location its job definition
 reads, so Model Monitor also judges traffic against the model that is deployed now.
 
+Triton (SERVING_MODE "triton"): requests are KServe v2 tensors of the *encoded* features. The encoding is the
+approved package's own: its customer metadata `triton_model_data_uri` (PackageTriton's archive, in the pipeline's
+output) -> `feature_encoding.json` next to that archive (the step writes both). Read and cached with the baseline,
+so rows are decoded with the encoding of the model the baseline belongs to; a package without a readable encoding
+is reported like a missing baseline (drift cannot be measured).
+
 Processed-object tracking (so a retry or a concurrent run never counts a file twice): a marker object per
 capture file under MARKER_PREFIX in the capture bucket, written with `If-None-Match: *` (an S3 conditional
 write: exactly one writer can create it). A run reads its files first, then claims each by writing its marker,
@@ -45,6 +51,7 @@ from botocore.exceptions import ClientError
 from capture_records import CaptureBatch
 from drift_metrics import BASELINE_MISSING, Metric, quality_metrics, run_metrics
 from ground_truth import GroundTruth, join
+from triton_records import EncodingError, FeatureEncoding
 
 import drift_core
 
@@ -52,6 +59,9 @@ logger = Logger()
 NO_MODEL = "none"
 PREDICTION = "__prediction__"  # the predicted-label column of a ground-truth window (not a model feature)
 STATISTICS, CONSTRAINTS = "statistics.json", "constraints.json"
+TRITON = "triton"
+TRITON_METADATA_KEY = "triton_model_data_uri"  # set by the pipeline's Register step (as the deploy function reads it)
+ENCODING_FILE = "feature_encoding.json"  # next to the archive in PackageTriton's output
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class Settings:
     max_objects: int = 200
     monitor_baseline_uri: str = ""
     ground_truth_prefix: str = ""
+    serving_mode: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -89,6 +100,7 @@ class Settings:
             max_objects=int(e.get("MAX_OBJECTS", "200")),
             monitor_baseline_uri=e.get("MONITOR_BASELINE_URI", ""),
             ground_truth_prefix=e.get("GROUND_TRUTH_PREFIX", ""),
+            serving_mode=e.get("SERVING_MODE", ""),
         )
 
     @property
@@ -115,6 +127,7 @@ class Clients:
 
 _clients: Clients | None = None
 _baselines: dict[str, drift_core.Baseline] = {}
+_encodings: dict[str, FeatureEncoding] = {}
 
 
 def clients() -> Clients:
@@ -130,12 +143,15 @@ def run(aws: Clients, settings: Settings, *, triggered_by_object: bool, now: dat
         return {"status": "no_model"}
     try:
         baseline = load_baseline(aws, package, settings)
+        encoding = load_encoding(aws, package, baseline) if settings.serving_mode == TRITON else None
     except BaselineUnavailable as exc:
         emit(settings, [Metric(BASELINE_MISSING, 1.0, "Count")])
         logger.error("baseline missing", extra={"package": package, "error": str(exc)})
         return {"status": "baseline_missing", "package": package, "reason": str(exc)}
     now = now or datetime.now(UTC)
-    summary = drift(aws, settings, baseline, package, triggered_by_object=triggered_by_object, now=now)
+    summary = drift(
+        aws, settings, baseline, package, triggered_by_object=triggered_by_object, now=now, encoding=encoding
+    )
     quality = model_quality(aws, settings, baseline, now) if settings.ground_truth_prefix else None
     if quality is not None:
         summary["ground_truth"] = quality
@@ -150,14 +166,15 @@ def drift(
     *,
     triggered_by_object: bool,
     now: datetime,
+    encoding: FeatureEncoding | None = None,
 ) -> dict[str, Any]:
-    """Drift of the capture files no run has counted yet, as metrics."""
+    """Drift of the capture files no run has counted yet, as metrics (Triton tensors decoded with `encoding`)."""
     keys = pending_objects(aws, settings, settings.capture_root, now)
     if not keys:
         return {"status": "no_new_data", "package": package}
     features = list(baseline.features)
     numeric = frozenset(n for n, acc in baseline.features.items() if isinstance(acc, drift_core.NumericAccumulator))
-    batches = {key: _read(aws, settings, key, features, numeric) for key in keys}
+    batches = {key: _read(aws, settings, key, features, numeric, encoding) for key in keys}
     rows = sum(b.rows for b in batches.values())
     if triggered_by_object and rows < settings.min_rows:
         return {"status": "deferred", "package": package, "objects": len(keys), "rows": rows}
@@ -176,6 +193,10 @@ def drift(
     result = report.to_dict()
     records = sum(b.records for b in counted)
     malformed = sum(b.malformed for b in counted)
+    skipped: dict[str, int] = {}
+    for batch in counted:
+        for reason, count in batch.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
     emit(settings, run_metrics(result, objects=len(counted), records=records, malformed=malformed))
     summary = {
         "status": "analyzed",
@@ -183,6 +204,7 @@ def drift(
         "objects": len(counted),
         "records": records,
         "malformed": malformed,
+        "skipped": skipped,  # why the malformed records were skipped: reason -> count
         "rows": result["rows"],
         "drifted_features": result["drifted_features"],
         # cells that did not parse inside well-formed records (drift_core counts them against completeness)
@@ -272,6 +294,33 @@ def load_baseline(aws: Clients, package: str, settings: Settings) -> drift_core.
     return baseline
 
 
+def load_encoding(aws: Clients, package: str, baseline: drift_core.Baseline) -> FeatureEncoding:
+    """serving_mode "triton": the package's feature_encoding.json (next to its Triton archive), checked against the
+    baseline's features. Cached per package, like the baseline."""
+    if package in _encodings:
+        return _encodings[package]
+    try:
+        described = aws.sagemaker.describe_model_package(ModelPackageName=package)
+    except ClientError as exc:
+        raise BaselineUnavailable(f"model package {package}: {exc.response['Error'].get('Message', exc)}") from None
+    archive = (described.get("CustomerMetadataProperties") or {}).get(TRITON_METADATA_KEY, "")
+    if not archive.startswith("s3://") or "/" not in archive[len("s3://") :]:
+        raise BaselineUnavailable(
+            f"model package has no '{TRITON_METADATA_KEY}' (not registered in serving_mode 'triton'): "
+            "its Triton requests cannot be decoded"
+        )
+    uri = f"{archive.rsplit('/', 1)[0]}/{ENCODING_FILE}"
+    try:
+        encoding = FeatureEncoding.from_document(json.loads(_get(aws, uri)))
+    except (EncodingError, ValueError) as exc:
+        raise BaselineUnavailable(f"{uri}: {exc}") from None
+    missing = sorted(set(baseline.features) - set(encoding.names))
+    if missing:
+        raise BaselineUnavailable(f"{uri}: the baseline's features {missing} are not in the model's encoding")
+    _encodings[package] = encoding
+    return encoding
+
+
 def _get(aws: Clients, uri: str) -> bytes:
     bucket, key = _split(uri)
     try:
@@ -315,8 +364,15 @@ def _list(aws: Clients, bucket: str, prefix: str, start_after: str) -> list[str]
     return keys
 
 
-def _read(aws: Clients, settings: Settings, key: str, features: list[str], numeric: frozenset[str]) -> CaptureBatch:
-    batch = CaptureBatch(features, numeric)
+def _read(
+    aws: Clients,
+    settings: Settings,
+    key: str,
+    features: list[str],
+    numeric: frozenset[str],
+    encoding: FeatureEncoding | None = None,
+) -> CaptureBatch:
+    batch = CaptureBatch(features, numeric, encoding=encoding)
     body = aws.s3.get_object(Bucket=settings.capture_bucket, Key=key)["Body"].read()
     batch.add_lines(body.decode("utf-8", errors="replace").splitlines())
     return batch

@@ -14,6 +14,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.config import ConfigError, load_config
+from stacks.nag_review import UNSCOPED_ACTIONS
 from tests.conftest import cdk_context, synth_app
 
 TRITON = {"serving_mode": "triton", "training_engine": "xgboost"}
@@ -241,3 +242,28 @@ def test_the_triton_templates_pass_cfn_lint(synthesized_triton: Any) -> None:
     from tests.infra.test_cfn_lint import test_templates_have_no_cfn_lint_errors
 
     test_templates_have_no_cfn_lint_errors(synthesized_triton)
+
+
+def test_the_drift_function_decodes_triton_tensors_with_reads_it_already_had(synthesized_triton: Any) -> None:
+    """SERVING_MODE=triton; feature_encoding.json is read next to the package's archive in the pipeline output:
+    the artifact bucket is read under pipelines/* only (not the live triton/ prefix), with no wildcard action."""
+    monitoring = synthesized_triton.template("-monitoring")
+    (drift,) = [
+        r for r in _of_type(monitoring, "AWS::Lambda::Function").values()
+        if "DRIFT_SIGMA" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]  # fmt: skip
+    assert drift["Properties"]["Environment"]["Variables"]["SERVING_MODE"] == "triton"
+    role_id = drift["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = _policy_statements(monitoring, role_id)
+    assert statements
+    for statement in statements:
+        assert all(action != "*" and not action.endswith(":*") for action in _actions(statement))
+        if statement["Resource"] == "*":  # only actions IAM cannot scope (the reviewed list)
+            assert set(_actions(statement)) <= UNSCOPED_ACTIONS
+    artifact_reads = [
+        s for s in statements if "s3:GetObject*" in _actions(s) and "Artifacts" in json.dumps(s["Resource"])
+    ]
+    text = json.dumps(artifact_reads)
+    assert artifact_reads and "/pipelines/*" in text and "/triton/" not in text
+    (describe,) = [s for s in statements if "sagemaker:DescribeModelPackage" in _actions(s)]
+    assert "model-package/" in json.dumps(describe["Resource"]) and "/*" in json.dumps(describe["Resource"])

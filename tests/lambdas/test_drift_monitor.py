@@ -182,6 +182,7 @@ def test_a_normal_window_stays_below_k_for_every_feature(handler, aws, settings,
         "objects": 2,
         "records": 2000,
         "malformed": 0,
+        "skipped": {},
         "rows": 2000,
         "drifted_features": [],
         "unparseable": {},
@@ -233,6 +234,7 @@ def test_malformed_records_are_counted_and_skipped(handler, aws, settings, frame
     put_capture(aws, good[3:] + bad)
     result = handler.run(aws, settings, triggered_by_object=False, now=NOW)
     assert (result["status"], result["records"], result["malformed"], result["rows"]) == ("analyzed", 303, 6, 297)
+    assert sum(result["skipped"].values()) == 6 and result["skipped"]["not a JSON line"] == 1
     records = emf(capsys.readouterr().out)
     assert single(records, "MalformedRecords") == 6 and single(records, "RowsAnalyzed") == 297
 
