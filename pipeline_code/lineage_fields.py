@@ -23,7 +23,8 @@ MAX_METADATA_VALUE = 256
 PACKAGE_METADATA_KEYS = (
     "lineage_complete", "lineage_missing", "lineage_sha256", "lineage_uri", "readiness_verdict", "readiness_failed",
     "git_commit", "git_dirty", "config_sha256", "data_location", "data_s3_version_id", "data_rows",
-    "mlflow_run_id", "training_engine", "holdout_accuracy", "baseline_location", "model_card_uri",
+    "mlflow_run_id", "training_engine", "training_workers", "holdout_accuracy", "baseline_location",
+    "model_card_uri",
 )  # fmt: skip
 
 
