@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 
 from drift_core import CategoryCounts
 from mlops.errors import UserError
+from pipeline_code.common import first_line
 
 JSON_CHUNK_ROWS = 50_000
 # Share of parseable cells above which a text column of the training data is taken as numeric with bad cells.
@@ -82,7 +83,7 @@ def csv_header(path: Path) -> list[str]:
     try:
         table = pacsv.read_csv(pa.BufferReader(first + b"\n"), read_options=pacsv.ReadOptions(skip_rows=0))
     except pa.ArrowInvalid as exc:
-        raise UserError(f"{path}: not a readable CSV header ({_first_line(exc)})") from exc
+        raise UserError(f"{path}: not a readable CSV header ({first_line(exc)})") from exc
     return list(table.column_names)
 
 
@@ -118,7 +119,7 @@ def _parse(path: Path, text: bytes, names: list[str], columns: Sequence[str], nu
         except pa.ArrowInvalid as exc:
             if as_float and "conversion error" in str(exc).lower():
                 continue
-            raise UserError(f"{path}: malformed CSV ({_first_line(exc)})") from exc
+            raise UserError(f"{path}: malformed CSV ({first_line(exc)})") from exc
     raise AssertionError("unreachable")
 
 
@@ -134,7 +135,7 @@ def infer_numeric_columns(path: Path) -> list[str]:
             read_options=pacsv.ReadOptions(column_names=names, block_size=_PARSE_BLOCK),
         )
     except pa.ArrowInvalid as exc:
-        raise UserError(f"{path}: malformed CSV ({_first_line(exc)})") from exc
+        raise UserError(f"{path}: malformed CSV ({first_line(exc)})") from exc
     numeric = []
     for name, column in zip(table.column_names, table.columns, strict=True):
         if any(check(column.type) for check in _NUMERIC_TYPES):
@@ -223,10 +224,6 @@ def _count_categories(column: pa.Array | pa.ChunkedArray) -> CategoryCounts:
         else:
             tally[str(value)] = n
     return CategoryCounts(tally, missing)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 # ---- JSON lines (plain records or SageMaker data capture) --------------------------------------------------

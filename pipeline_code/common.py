@@ -9,10 +9,12 @@ library, numpy, pandas, scikit-learn only, and no syntax or API newer than Pytho
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -25,46 +27,6 @@ FAILURE_FILE = Path("/opt/ml/output/failure")
 
 class DataError(Exception):
     """Input data the step cannot use; the message names the file, column or row at fault."""
-
-
-def csv_files(directory: Path) -> list[Path]:
-    """The CSV files a step reads from one input channel (a file, or every *.csv below a folder), sorted."""
-    if directory.is_file():
-        return [directory]
-    if not directory.exists():
-        raise DataError(f"{directory}: input path does not exist")
-    files = sorted(p for p in directory.rglob("*.csv") if p.is_file())
-    if not files:
-        raise DataError(f"{directory}: no .csv file found")
-    return files
-
-
-def read_csv_table(path: Path) -> pd.DataFrame:
-    """Read one CSV with a header row; empty files and header-only files are errors naming the file."""
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
-    try:
-        frame = pd.read_csv(path, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({_first_line(exc)})") from None
-    if frame.empty:
-        raise DataError(f"{path}: has a header but no data rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    # R exports carry the row names as an unnamed first column; it is not a feature.
-    unnamed = [c for c in frame.columns if c.startswith("Unnamed: ") or c == ""]
-    return frame.drop(columns=unnamed)
-
-
-def read_csv_dir(directory: Path) -> pd.DataFrame:
-    """Every CSV and Parquet file of a channel, concatenated; see `tables.read_table_dir` (same checks)."""
-    # Imported here: tables imports DataError from this module.
-    from pipeline_code.tables import read_table_dir
-
-    return read_table_dir(directory)
 
 
 def check_target(frame: pd.DataFrame, target: str, source: Path) -> pd.Series:
@@ -101,7 +63,8 @@ def run_main(main: Callable[[Sequence[str] | None], int], failure_file: Path = F
     raise SystemExit(code)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (library errors can be pages long), or its type."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -126,3 +89,15 @@ def training_parser(description: str | None, environ: Mapping[str, str]) -> argp
     parser.add_argument("--model-dir", type=Path, default=Path(environ.get("SM_MODEL_DIR", "/opt/ml/model")))
     parser.add_argument("--target", required=True)
     return parser
+
+
+def read_json_object(path: Path, required: bool = False) -> dict[str, Any]:
+    """A JSON object from a file; {} when it is missing, unreadable or not an object, unless `required`, in which
+    case a missing or unreadable file is a DataError naming it."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        if required:
+            raise DataError(f"{path}: not a readable JSON report ({type(exc).__name__})") from None
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

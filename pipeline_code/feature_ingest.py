@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from pipeline_code.common import DataError
+from pipeline_code.common import DataError, first_line
 
 RECORD_ID = "record_id"
 EVENT_TIME = "event_time"
@@ -151,7 +151,7 @@ def ingest_features(
                 raise IngestError(
                     f"Feature Group '{feature_group_name}': batch {batch_number} (rows {first}-{last}) failed at "
                     f"row {first_row + start + offset} after {attempts} attempt(s): {type(exc).__name__}: "
-                    f"{_first_line(exc)}; the {first_row + written} rows before it were written"
+                    f"{first_line(exc)}; the {first_row + written} rows before it were written"
                 )
             written += 1
     return written
@@ -159,7 +159,3 @@ def ingest_features(
 
 def batch_count(rows: int, batch_size: int) -> int:
     return -(-rows // batch_size)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

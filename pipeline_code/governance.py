@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pipeline_code import readiness_policy
-from pipeline_code.common import DataError, read_csv_dir, run_main, safe_extract
+from pipeline_code.common import DataError, read_json_object, run_main, safe_extract
 from pipeline_code.inference_contract import run_contract_test
 from pipeline_code.lineage_fields import (
     BASELINE_FILES,
@@ -41,6 +41,7 @@ from pipeline_code.lineage_fields import (
     registry_metadata,
 )
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
+from pipeline_code.tables import read_table_dir
 
 PROCESSING = Path("/opt/ml/processing")
 METADATA_FILE = "metadata.json"
@@ -112,10 +113,10 @@ def data_section(uri: str, rows: Any, s3: Any = None) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
     args = parse_args(argv)
-    evaluation = _read_json(args.evaluation_dir / "evaluation.json", required=True)
+    evaluation = read_json_object(args.evaluation_dir / "evaluation.json", required=True)
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = _unpacked_model(args.model_dir, Path(scratch))
-        meta = _read_json(model_dir / "model_meta.json")
+        meta = read_json_object(model_dir / "model_meta.json")
         dirty = {"true": True, "false": False}.get(args.code_dirty)
         lineage = assemble_lineage(
             code={"commit": args.code_commit, "dirty": dirty},
@@ -157,7 +158,7 @@ def package_metadata(
 
 def rows_read(report_dir: Path) -> int | None:
     """Input rows, summed over the preprocess reports (one per processing instance); None without a report."""
-    counts = [_read_json(path).get("rows_read") for path in sorted(report_dir.glob("preprocess*.json"))]
+    counts = [read_json_object(path).get("rows_read") for path in sorted(report_dir.glob("preprocess*.json"))]
     if not counts or not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
         return None
     return sum(counts)
@@ -192,21 +193,11 @@ def _contract(model: Path, test_dir: Path, rows: int, seed: int) -> tuple[int, l
     if not model.exists():
         return 0, [f"{model}: model artifact not found"]
     try:
-        holdout = read_csv_dir(test_dir)
+        holdout = read_table_dir(test_dir)
     except DataError as exc:
         return 0, [f"holdout set: {exc}"]
     result = run_contract_test(model, holdout, rows, seed)
     return result.rows, result.errors
-
-
-def _read_json(path: Path, required: bool = False) -> dict[str, Any]:
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        if required:
-            raise DataError(f"{path}: not a readable JSON report ({type(exc).__name__})") from None
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline_code.common import DataError
+from pipeline_code.common import DataError, first_line
 
 SUFFIXES = (".csv", ".parquet")
 INT, FLOAT, STRING = "int64", "float64", "string"
@@ -70,7 +70,7 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({_first_line(exc)})") from None
+        raise DataError(f"{path}: not a readable CSV file ({first_line(exc)})") from None
 
 
 def _parquet_file(path: Path) -> pq.ParquetFile:
@@ -79,7 +79,7 @@ def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(str(path))
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+        raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -88,7 +88,7 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         for batch in parquet.iter_batches(batch_size=chunk_rows):
             yield _drop_unnamed(batch.to_pandas())
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+        raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
 
 
 def _check_columns(
@@ -240,7 +240,3 @@ def read_table_dir(directory: Path, required_columns: Sequence[str] = ()) -> pd.
     """The whole channel in memory (train/evaluate need it on one node), with the same checks and types."""
     frames = [chunk for _, chunk in iter_chunks(directory, LOAD_CHUNK_ROWS, required_columns)]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
+from pipeline_code.common import read_json_object
 from pipeline_code.lineage_fields import assemble_lineage
 from stacks.code_version import REPO, git_state
 from stacks.config import PlatformConfig, config_sha256
@@ -61,16 +61,8 @@ def collect_lineage(
         code=git_state(repo),
         config={"sha256": config_sha256(config), "project_name": config.project_name},
         data={"location": data_uri or str(data.resolve()), "s3_version_id": s3_version_id, **data_fingerprint(data)},
-        model_meta=_read_json(run_dir / "train" / "model" / "model_meta.json"),
-        evaluation=_read_json(run_dir / "evaluate" / "evaluation" / "evaluation.json"),
+        model_meta=read_json_object(run_dir / "train" / "model" / "model_meta.json"),
+        evaluation=read_json_object(run_dir / "evaluate" / "evaluation" / "evaluation.json"),
         baseline_location=str(baseline_dir.resolve()),
         baseline_dir=baseline_dir,
     )
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}

@@ -1,7 +1,7 @@
 """Governance of a local pipeline run folder (the `--out` of `mlops pipeline run`): read it, assess, write.
 
 The folder layout is the local pipeline's: train/output/model.tar.gz (the artifact the endpoint gets),
-train/model/model_meta.json, evaluate/evaluation/evaluation.json, preprocess/test/*.csv (the holdout set) and
+train/model/model_meta.json, evaluate/evaluation/evaluation.json, preprocess/test/ (the holdout set, Parquet) and
 baseline/. The governance files are written at its top: lineage.json, model_card.json, model_card.md,
 readiness.json.
 """
@@ -18,6 +18,7 @@ from mlops.errors import UserError
 from mlops.governance.lineage import collect_lineage
 from pipeline_code import governance as governance_step
 from pipeline_code import readiness_policy as readiness
+from pipeline_code.common import read_json_object
 from pipeline_code.lineage_fields import LINEAGE_FILE, registry_metadata
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
 from stacks.config import PlatformConfig
@@ -48,8 +49,8 @@ def prepare(
     lineage = collect_lineage(run_dir, data, config, data_uri=data_uri)
     card = build_model_card(
         lineage,
-        _read(run_dir / EVALUATION),
-        _read(run_dir / MODEL_META),
+        read_json_object(run_dir / EVALUATION),
+        read_json_object(run_dir / MODEL_META),
         model_name=model_name or config.resource_name("models"),
         risk_rating=config.model_risk_rating,
     )
@@ -61,8 +62,8 @@ def finalize(run_dir: Path, governance: Governance, config: PlatformConfig, pack
     if package:
         governance.card = build_model_card(
             governance.lineage,
-            _read(run_dir / EVALUATION),
-            _read(run_dir / MODEL_META),
+            read_json_object(run_dir / EVALUATION),
+            read_json_object(run_dir / MODEL_META),
             model_name=governance.card["model_overview"]["model_name"],
             risk_rating=config.model_risk_rating,
             package=package,
@@ -90,8 +91,8 @@ def assess(
         summary = json.loads(evaluation_path.read_text())["summary"]
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{evaluation_path}: not an evaluation report (no summary block)") from None
-    lineage = _read(run_dir / LINEAGE_FILE) if lineage is None else lineage
-    card = _read(run_dir / MODEL_CARD_FILE) if card is None else card
+    lineage = read_json_object(run_dir / LINEAGE_FILE) if lineage is None else lineage
+    card = read_json_object(run_dir / MODEL_CARD_FILE) if card is None else card
     return governance_step.assess(
         policy_from_config(config),
         summary,
@@ -106,14 +107,6 @@ def assess(
 
 def policy_from_config(config: PlatformConfig) -> readiness.Policy:
     return readiness.Policy(config.min_accuracy, config.readiness_majority_margin, config.readiness_contract_rows)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
 
 
 def _write(path: Path, document: Any) -> None:

@@ -26,7 +26,7 @@ from mlops.governance import package
 from mlops.local_pipeline import LocalRunResult, run_local_pipeline
 from mlops.local_registry import LocalRegistry
 from pipeline_code import evaluate
-from pipeline_code.common import read_csv_dir
+from pipeline_code.tables import read_table_dir
 from stacks.config import load_config
 
 CONFIG = load_config()
@@ -60,7 +60,7 @@ def prior_only_run(real_run: Run, tmp_path_factory: pytest.TempPathFactory, demo
     shutil.copytree(real_run.folder, folder)
     model_dir = folder / "train" / "model"
     meta = json.loads((model_dir / "model_meta.json").read_text())
-    train = read_csv_dir(folder / "preprocess" / "train")
+    train = read_table_dir(folder / "preprocess" / "train")
     model = Pipeline([("classifier", DummyClassifier(strategy="most_frequent"))])
     model.fit(train[meta["features"]], train[meta["target"]].astype(str))
     joblib.dump(model, model_dir / "model.joblib")

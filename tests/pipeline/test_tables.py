@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline_code.common import DataError, read_csv_dir
+from pipeline_code.common import DataError
 from pipeline_code.tables import iter_chunks, read_table_dir, table_files
 from tests.pipeline.conftest import mixed_frame
 
@@ -55,10 +55,6 @@ def test_whole_numbers_without_gaps_stay_integers_and_r_row_names_are_dropped(tm
     (tmp_path / "r.csv").write_text('"","age","default"\n"1",30,"No"\n"2",41,"Yes"\n')
     frame = read_table_dir(tmp_path / "r.csv")
     assert list(frame.columns) == ["age", "default"] and frame["age"].dtype == np.int64
-
-
-def test_read_csv_dir_delegates_and_reads_parquet_too(channel: Path) -> None:
-    assert len(read_csv_dir(channel)) == 300
 
 
 @pytest.mark.parametrize(
