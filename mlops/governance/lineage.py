@@ -12,8 +12,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pipeline_code.common import read_json_object
+from pipeline_code.common import DataError, read_json_object
 from pipeline_code.lineage_fields import assemble_lineage
+from pipeline_code.tables import is_csv, table_files
 from stacks.code_version import REPO, git_state
 from stacks.config import PlatformConfig, config_sha256
 
@@ -21,10 +22,10 @@ from stacks.config import PlatformConfig, config_sha256
 def data_fingerprint(data: Path) -> dict[str, Any]:
     """Content hash and data-row count of a CSV or Parquet file, or of every such file below a folder (names
     included)."""
-    if data.is_file():
-        files = [data]
-    else:
-        files = sorted(p for p in data.rglob("*") if p.is_file() and p.suffix.lower() in (".csv", ".parquet"))
+    try:
+        files = table_files(data)  # the files the pipeline reads, in the order it reads them
+    except DataError:
+        files = []  # nothing to read: unknown, which makes the lineage incomplete
     digest, rows = hashlib.sha256(), 0
     for path in files:
         if data.is_dir():
@@ -37,7 +38,7 @@ def data_fingerprint(data: Path) -> dict[str, Any]:
 
 
 def _rows(path: Path) -> int:
-    if path.suffix.lower() == ".parquet":
+    if not is_csv(path):
         import pyarrow.parquet as pq
 
         return int(pq.ParquetFile(path).metadata.num_rows)
