@@ -159,9 +159,8 @@ def run_local_pipeline(
     # The pipeline's ConditionGreaterThan: strictly above the threshold.
     if accuracy > threshold:
         with _step("register", progress, seconds):
-            registered = _register(
-                config, paths, evaluation, accuracy, registry, {**governance.metadata, **(metadata or {})}
-            )
+            # The Register step's CustomerMetadataProperties: the governance metadata (and, in the twin, the run).
+            registered = _register(config, paths, evaluation, registry, {**governance.metadata, **(metadata or {})})
         message = f"registered {registered.model_package_arn} ({registered.approval_status})"
         arn, status = registered.model_package_arn, registered.approval_status
     else:
@@ -305,9 +304,8 @@ def _register(
     config: PlatformConfig,
     paths: _Paths,
     evaluation: dict[str, Any],
-    accuracy: float,
     registry: LocalRegistry | None,
-    extra: Mapping[str, str],
+    metadata: Mapping[str, str],
 ) -> Any:
     from pipeline_code.definition import sklearn_image_uri, xgboost_image_uri
 
@@ -315,13 +313,6 @@ def _register(
         image = xgboost_image_uri(config.region, config.xgboost_framework_version)
     else:
         image = sklearn_image_uri(config.region, config.sklearn_framework_version)
-    meta = json.loads((paths.model_dir / "model_meta.json").read_text())
-    metadata = {
-        "accuracy": f"{accuracy:.6f}",
-        "model_version": str(meta.get("model_version")),
-        "mlflow_run_id": str(meta.get("mlflow_run_id")),
-        **extra,
-    }
     group, status = config.resource_name("models"), config.model_approval_status
     if registry is not None:  # a registry of a running moto session (the offline twin)
         return registry.register(group, paths.model_archive, image, evaluation, status, metadata, paths.baseline_dir)

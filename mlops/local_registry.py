@@ -6,6 +6,7 @@ create_model_package with the inference image and metrics), so the twin and the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+
+from mlops.aws_rules.offline import enforcing_offline_rules
 
 ARTIFACT_BUCKET = "local-artifacts"
 
@@ -38,6 +41,7 @@ class LocalRegistry:
         self.account = account
         self.bucket = bucket
         self._mock = mock_aws() if own_mock else None
+        self._rules = contextlib.ExitStack()
         self._saved_account: str | None = None
         self._sagemaker: Any = None
         self._s3: Any = None
@@ -48,6 +52,8 @@ class LocalRegistry:
             self._saved_account = os.environ.get("MOTO_ACCOUNT_ID")
             os.environ["MOTO_ACCOUNT_ID"] = self.account
             self._mock.start()
+        # The registry's requests meet AWS's server-side rules (moto accepts what AWS refuses), see mlops/aws_rules.
+        self._rules.enter_context(enforcing_offline_rules())
         self._sagemaker = boto3.client("sagemaker", region_name=self.region)
         self._s3 = boto3.client("s3", region_name=self.region)
         if self.bucket not in {b["Name"] for b in self._s3.list_buckets()["Buckets"]}:
@@ -58,6 +64,7 @@ class LocalRegistry:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._rules.close()
         if self._mock is None:
             return
         self._mock.stop()

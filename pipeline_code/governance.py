@@ -12,7 +12,8 @@ Container contract (SageMaker Processing):
   /opt/ml/processing/report/preprocess*.json (row counts, one report per processing instance);
 - output: /opt/ml/processing/governance/ with lineage.json, model_card.json, model_card.md, readiness.json and
   metadata.json, the flat strings the Register step puts in CustomerMetadataProperties (every key always
-  present, "none" when unknown, so the pipeline's JsonGet never misses).
+  present, "none" when unknown, so the pipeline's JsonGet never misses; encoded by metadata_codec, so each value
+  fits the API's pattern: the Register step passes them on unchecked).
 The input data's identity in S3 is its object version (the raw bucket is versioned): one object's VersionId, or
 for a prefix the sha256 of its sorted `key@version` list, which is written out in full in lineage.json.
 """
@@ -40,6 +41,7 @@ from pipeline_code.lineage_fields import (
     assemble_lineage,
     registry_metadata,
 )
+from pipeline_code.metadata_codec import NONE, encode_value
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
 from pipeline_code.tables import read_table_dir
 
@@ -47,7 +49,6 @@ PROCESSING = Path("/opt/ml/processing")
 METADATA_FILE = "metadata.json"
 # The CustomerMetadataProperties the Register step sets, each read from metadata.json by a JsonGet.
 METADATA_KEYS = PACKAGE_METADATA_KEYS
-NONE = "none"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -151,9 +152,10 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
 def package_metadata(
     lineage: Mapping[str, Any], verdict: Mapping[str, Any], extra: Mapping[str, str]
 ) -> dict[str, str]:
-    """Every METADATA_KEYS entry as a non-empty string (the registry rejects empty values)."""
-    values = {**registry_metadata(lineage, verdict), **extra}
-    return {key: values.get(key) or NONE for key in METADATA_KEYS}
+    """Every METADATA_KEYS entry as an encoded, non-empty string (the registry rejects empty values): what the
+    Register step registers, and what the local pipeline registers too."""
+    values = {**registry_metadata(lineage, verdict), **{key: encode_value(value) for key, value in extra.items()}}
+    return {key: values.get(key, NONE) for key in METADATA_KEYS}
 
 
 def rows_read(report_dir: Path) -> int | None:

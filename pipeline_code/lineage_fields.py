@@ -1,9 +1,9 @@
 """The lineage record's rules, shared by the offline pipeline and the SageMaker pipeline's governance step.
 
 What a complete lineage is (`missing_fields`) and how its essentials are written into a model package's
-CustomerMetadataProperties (`registry_metadata`), which the approval paths read. Collecting lineage is the
-caller's part: mlops/governance/lineage.py offline, pipeline_code/governance.py in the SageMaker job. This module
-ships in the step library (Python 3.8+, standard library only).
+CustomerMetadataProperties (`registry_metadata`, in metadata_codec's encoding), which the approval paths read.
+Collecting lineage is the caller's part: mlops/governance/lineage.py offline, pipeline_code/governance.py in the
+SageMaker job. This module ships in the step library (Python 3.8+, standard library only).
 """
 
 from __future__ import annotations
@@ -14,17 +14,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline_code.metadata_codec import encode_value
+
 UNKNOWN = "unknown"
 LINEAGE_FILE = "lineage.json"
 BASELINE_FILES = ("statistics.json", "constraints.json")
-# CustomerMetadataProperties values are limited to 256 characters.
-MAX_METADATA_VALUE = 256
-# The CustomerMetadataProperties the SageMaker pipeline's Register step sets from the governance step's output.
+# The CustomerMetadataProperties the SageMaker pipeline's Register step sets from the governance step's output, and
+# the local pipeline registers: every key `registry_metadata` writes, and where the lineage and the card are.
 PACKAGE_METADATA_KEYS = (
     "lineage_complete", "lineage_missing", "lineage_sha256", "lineage_uri", "readiness_verdict", "readiness_failed",
-    "git_commit", "git_dirty", "config_sha256", "data_location", "data_s3_version_id", "data_rows",
-    "mlflow_run_id", "training_engine", "training_workers", "holdout_accuracy", "baseline_location",
-    "model_card_uri",
+    "git_commit", "git_dirty", "config_sha256", "data_location", "data_s3_version_id", "data_sha256", "data_rows",
+    "mlflow_run_id", "training_engine", "training_workers", "hyperparameters", "holdout_accuracy",
+    "majority_class_accuracy", "baseline_location", "model_card_uri",
 )  # fmt: skip
 
 
@@ -138,7 +139,8 @@ def lineage_essentials(lineage: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def registry_metadata(lineage: Mapping[str, Any], verdict: Mapping[str, Any]) -> dict[str, str]:
-    """The essentials of lineage and readiness as CustomerMetadataProperties (strings of at most 256 characters).
+    """The essentials of lineage and readiness as CustomerMetadataProperties, each value encoded by
+    metadata_codec.encode_value (within the API's pattern, 1 to 256 characters; unknown is `none`).
 
     `lineage_sha256` is the digest of the full lineage document (lineage.json), so a copy of it can be checked
     against the package; `readiness_verdict` and `lineage_complete` are what the approval path reads.
@@ -149,24 +151,16 @@ def registry_metadata(lineage: Mapping[str, Any], verdict: Mapping[str, Any]) ->
     values: dict[str, Any] = {
         "lineage_sha256": sha256_json(lineage),
         "lineage_complete": "false" if missing else "true",
-        "lineage_missing": ",".join(missing),
+        "lineage_missing": missing,
         **lineage_essentials(lineage),
         "training_engine": f"{training.get('engine')}/{training.get('algorithm')}",
-        "hyperparameters": json.dumps(training.get("hyperparameters"), sort_keys=True, separators=(",", ":")),
+        "hyperparameters": training.get("hyperparameters"),
         "holdout_accuracy": metrics.get("accuracy"),
         "majority_class_accuracy": lineage.get("evaluation", {}).get("majority_class_accuracy"),
         "readiness_verdict": "ready" if verdict.get("ready") else "not_ready",
-        "readiness_failed": ",".join(verdict.get("failed", [])),
+        "readiness_failed": list(verdict.get("failed", [])),
     }
     workers = training.get("workers")
     if workers is not None:  # the XGBoost engine: {"count", "hosts", "rows_per_worker"}; the count is what matters
         values["training_workers"] = workers.get("count") if isinstance(workers, Mapping) else workers
-    return {key: _fit(value) for key, value in values.items() if value not in (None, "")}
-
-
-def _fit(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, bool) else str(value)
-    if len(text) <= MAX_METADATA_VALUE:
-        return text
-    # Keep the tail of a path (the informative part) and mark the cut; the full value is in lineage.json.
-    return "..." + text[-(MAX_METADATA_VALUE - 3) :]
+    return {key: encode_value(value) for key, value in values.items()}

@@ -50,6 +50,20 @@ def synth_app(outdir: Path, context: dict[str, Any] | None = None, validation: b
     return Synthesized(outdir, {stack.stack_name: stack.template for stack in assembly.stacks})
 
 
+@pytest.fixture(autouse=True)
+def aws_rules(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test's boto3 requests meet AWS's server-side rules (mlops/aws_rules/offline.py: OFFLINE_CHECKS), so a
+    request that moto accepts and AWS refuses fails here as it would in AWS. A new rule is added to OFFLINE_CHECKS,
+    not here. Tests marked `without_aws_rules` check that the product enforces the rules by itself."""
+    from mlops.aws_rules.offline import enforcing_offline_rules
+
+    if request.node.get_closest_marker("without_aws_rules"):
+        yield
+        return
+    with enforcing_offline_rules():
+        yield
+
+
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synth_app(tmp_path_factory.mktemp("cdk.out"))

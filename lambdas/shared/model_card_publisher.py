@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+from metadata_codec import decode_text
 
 CARD_URI_KEY = "model_card_uri"
 _CARD_NAME = re.compile(r"[^a-zA-Z0-9]+")
@@ -28,7 +29,7 @@ def card_name(arn: str) -> str:
 
 def publish_model_card(sagemaker: Any, s3: Any, arn: str, metadata: Mapping[str, str] | None) -> str | None:
     """Create (or update) the package's model card as Approved; its ARN, or None when the package has no card."""
-    uri = (metadata or {}).get(CARD_URI_KEY, "")
+    uri = decode_text((metadata or {}).get(CARD_URI_KEY)) or ""  # in metadata_codec's encoding, like every value
     location = urlparse(uri)
     if location.scheme != "s3":
         return None

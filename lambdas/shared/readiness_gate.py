@@ -3,12 +3,15 @@
 The build pipeline records lineage and the readiness verdict in the package's CustomerMetadataProperties
 (`lineage_complete`, `lineage_missing`, `readiness_verdict`, `readiness_failed`; see mlops/governance). A package
 without them, with incomplete lineage or with a failed readiness check is refused: approving it would send an
-untraceable or unproven model to the endpoint.
+untraceable or unproven model to the endpoint. The values are in metadata_codec's encoding (the step library's
+module, copied into each handler's asset): read with its decoders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from metadata_codec import decode_list, decode_text
 
 
 class PackageNotReady(RuntimeError):
@@ -21,10 +24,12 @@ def refusal(arn: str, metadata: Mapping[str, str] | None) -> str | None:
     reasons = []
     if "lineage_complete" not in metadata:
         reasons.append("no lineage recorded in the package metadata")
-    elif metadata["lineage_complete"] != "true":
-        reasons.append(f"lineage incomplete (missing: {metadata.get('lineage_missing') or 'unknown fields'})")
+    elif decode_text(metadata["lineage_complete"]) != "true":
+        missing = ", ".join(decode_list(metadata.get("lineage_missing"))) or "unknown fields"
+        reasons.append(f"lineage incomplete (missing: {missing})")
     if "readiness_verdict" not in metadata:
         reasons.append("no readiness verdict recorded in the package metadata")
-    elif metadata["readiness_verdict"] != "ready":
-        reasons.append(f"readiness failed (checks: {metadata.get('readiness_failed') or 'unknown'})")
+    elif decode_text(metadata["readiness_verdict"]) != "ready":
+        failed = ", ".join(decode_list(metadata.get("readiness_failed"))) or "unknown"
+        reasons.append(f"readiness failed (checks: {failed})")
     return f"{arn}: not approvable: {'; '.join(reasons)}" if reasons else None

@@ -44,7 +44,8 @@ _original: Callable[..., Any] | None = None
 
 
 def _checked_make_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
-    checks = list(_checks)
+    # Each check once, in order, even when nested `enforcing` blocks (the test suite's and the twin's) both add it.
+    checks = list(dict.fromkeys(_checks))
     if checks:
         call = ApiCall(
             service=client.meta.service_model.service_name,

@@ -19,7 +19,7 @@ from mlops.governance.lineage import collect_lineage
 from pipeline_code import governance as governance_step
 from pipeline_code import readiness_policy as readiness
 from pipeline_code.common import read_json_object
-from pipeline_code.lineage_fields import LINEAGE_FILE, registry_metadata
+from pipeline_code.lineage_fields import LINEAGE_FILE
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
 from stacks.config import PlatformConfig
 
@@ -35,11 +35,14 @@ class Governance:
     lineage: dict[str, Any]
     card: dict[str, Any]
     verdict: readiness.Verdict
+    run_dir: Path
 
     @property
     def metadata(self) -> dict[str, str]:
-        """CustomerMetadataProperties for the registered package."""
-        return registry_metadata(self.lineage, self.verdict.to_json())
+        """CustomerMetadataProperties for the registered package: the governance step's metadata.json, the same
+        keys and encoding the SageMaker pipeline's Register step registers; lineage and card are in the run folder."""
+        where = {"lineage_uri": str(self.run_dir / LINEAGE_FILE), "model_card_uri": str(self.run_dir / MODEL_CARD_FILE)}
+        return governance_step.package_metadata(self.lineage, self.verdict.to_json(), where)
 
 
 def prepare(
@@ -54,7 +57,7 @@ def prepare(
         model_name=model_name or config.resource_name("models"),
         risk_rating=config.model_risk_rating,
     )
-    return Governance(lineage, card, assess(run_dir, config, lineage=lineage, card=card))
+    return Governance(lineage, card, assess(run_dir, config, lineage=lineage, card=card), run_dir)
 
 
 def finalize(run_dir: Path, governance: Governance, config: PlatformConfig, package: Mapping[str, Any] | None) -> None:

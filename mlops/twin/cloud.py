@@ -28,6 +28,7 @@ import boto3
 from moto import mock_aws
 from moto.sagemaker.models import SageMakerModelBackend
 
+from mlops.aws_rules.offline import enforcing_offline_rules
 from mlops.moto_fixes import aws_model_package_updates
 from mlops.twin.lambdas import DeployedFunction, LambdaDispatcher
 from mlops.twin.templates import Assembly, Resolver
@@ -67,6 +68,8 @@ class TwinCloud:
         try:
             with (
                 mock_aws(config=config),
+                # AWS's server-side rules on every request (moto accepts what AWS refuses), see mlops/aws_rules.
+                enforcing_offline_rules(),
                 aws_model_package_updates(),
                 self.dispatcher.installed(),
                 self._pipeline_hook(),

@@ -17,11 +17,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from lambdas import LAMBDAS, shared_files
 from stacks.constructs.staging import stage_files
 
-LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-# Modules every handler may import (e.g. the readiness gate both approval paths apply), copied into each asset.
-SHARED = LAMBDAS / "shared"
 BUILD_DIR = Path(__file__).resolve().parents[2] / ".build" / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Powertools for AWS Lambda publishes this layer in every commercial region from one account.
@@ -84,9 +82,9 @@ class PythonHandler(Construct):
 
 
 def handler_asset_folder(folder: str, build_dir: Path = BUILD_DIR) -> Path:
-    """The function's code: its own folder plus lambdas/shared/, staged as one folder (a handler's own module
-    of the same name wins)."""
-    files = {p.name: p for p in sorted(SHARED.glob("*.py"))}
+    """The function's code: its own folder plus the shared modules (lambdas.shared_files), staged as one folder
+    (a handler's own module of the same name wins)."""
+    files = shared_files()
     own = LAMBDAS / folder
     files.update({p.relative_to(own).as_posix(): p for p in sorted(own.rglob("*.py")) if "__pycache__" not in p.parts})
     return stage_files(build_dir, folder, files)

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from mlops.lambda_loader import load_handler_module
 from pipeline_code import governance
+from pipeline_code.metadata_codec import decode_list
 from tests.governance.conftest import Run
 
 BUCKET = "raw-data"
@@ -89,13 +90,14 @@ def test_unversioned_data_or_an_unknown_commit_leaves_the_package_unapprovable(
     s3.put_object(Bucket=BUCKET, Key="raw/credit.csv", Body=demo_csv.read_bytes())
     metadata = _run_step(real_run.folder, tmp_path / "u", f"s3://{BUCKET}/raw/credit.csv", s3)
     assert metadata["lineage_complete"] == "false"
-    assert "data.content_sha256|data.s3_version_id" in metadata["lineage_missing"]
-    assert metadata["readiness_verdict"] == "not_ready" and "lineage" in metadata["readiness_failed"]
+    assert "data.content_sha256|data.s3_version_id" in decode_list(metadata["lineage_missing"])
+    assert metadata["readiness_verdict"] == "not_ready" and "lineage" in decode_list(metadata["readiness_failed"])
+    gate = load_handler_module("retrain_set_approval", "readiness_gate")
+    assert "missing: data.content_sha256|data.s3_version_id" in gate.refusal("arn:pkg", metadata)
     _versioned(s3)
     s3.put_object(Bucket=BUCKET, Key="raw/credit.csv", Body=demo_csv.read_bytes())
     metadata = _run_step(real_run.folder, tmp_path / "c", f"s3://{BUCKET}/raw/credit.csv", s3, commit="unknown")
     assert metadata["lineage_missing"] == "code.commit"
-    gate = load_handler_module("retrain_set_approval", "readiness_gate")
     assert "lineage incomplete (missing: code.commit)" in gate.refusal("arn:pkg", metadata)
 
 
