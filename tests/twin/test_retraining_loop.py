@@ -125,6 +125,17 @@ def test_better_challenger_is_approved_and_deployed(cloud: TwinCloud, tmp_path: 
     (run,) = cloud.pipeline_runner.runs  # type: ignore[union-attr]
     assert package_status(cloud, run["package"]) == "Approved"
     assert desired_package(cloud) == run["package"] != old  # the deploy function made it the served package
+    # The twin registered what the synthesized Register step registers: the same CustomerMetadataProperties keys.
+    described = cloud.client("sagemaker").describe_model_package(ModelPackageName=run["package"])
+    assert set(described["CustomerMetadataProperties"]) == register_metadata_keys(cloud)
+    assert described["CustomerMetadataProperties"]["pipeline_execution_arn"] == run["execution"]
+
+
+def register_metadata_keys(cloud: TwinCloud) -> set[str]:
+    steps = cloud.pipeline_runner.definition()["Steps"]  # type: ignore[union-attr]
+    branches = [s for step in steps if step["Type"] == "Condition" for s in step["Arguments"]["IfSteps"]]
+    (register,) = [step for step in branches if step["Type"] == "RegisterModel"]
+    return set(register["Arguments"]["CustomerMetadataProperties"])
 
 
 @pytest.mark.slow
