@@ -41,6 +41,8 @@ class LocalRegistry:
         self._saved_account: str | None = None
         self._sagemaker: Any = None
         self._s3: Any = None
+        # The client of the Register step's own call (CreateModelPackage); the others are the registry's bookkeeping.
+        self.register_client: Any = None
 
     def __enter__(self) -> LocalRegistry:
         if self._mock is not None:
@@ -65,6 +67,16 @@ class LocalRegistry:
             os.environ.pop("MOTO_ACCOUNT_ID", None)
         else:
             os.environ["MOTO_ACCOUNT_ID"] = self._saved_account
+
+    @property
+    def bookkeeping_client(self) -> Any:
+        """Lists groups and versions and reads the new package back: what SageMaker does itself in AWS."""
+        return self._sagemaker
+
+    @property
+    def s3_client(self) -> Any:
+        """Writes the artifacts (in AWS the steps' jobs write them)."""
+        return self._s3
 
     def register(
         self,
@@ -98,7 +110,7 @@ class LocalRegistry:
                 self._s3.upload_file(str(baseline_dir / name), self.bucket, key)
                 quality[field] = {"ContentType": "application/json", "S3Uri": f"s3://{self.bucket}/{key}"}
             metrics["ModelDataQuality"] = quality
-        response = self._sagemaker.create_model_package(
+        response = (self.register_client or self._sagemaker).create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=f"version {version}",
             InferenceSpecification={

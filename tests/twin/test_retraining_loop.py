@@ -121,7 +121,7 @@ def test_better_challenger_is_approved_and_deployed(cloud: TwinCloud, tmp_path: 
     old = champion(cloud, tmp_path, regularisation=1e-5)  # so regularised it only learns the class prior
     result, states = run_loop(cloud, "better")
     assert result["status"] == "SUCCEEDED", result["trace"]
-    assert states[-3:] == ["NotifyPromoted", "Release", "Done"]
+    assert states[-4:] == ["NotifyPromoted", "Release", "Notified", "Done"]
     (run,) = cloud.pipeline_runner.runs  # type: ignore[union-attr]
     assert package_status(cloud, run["package"]) == "Approved"
     assert desired_package(cloud) == run["package"] != old  # the deploy function made it the served package
