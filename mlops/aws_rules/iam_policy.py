@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,7 +239,10 @@ class IamEnforcer:
                        reason + because)
             )  # fmt: skip
         logger.warning("IAM denied %s.%s: %s", call.service, call.operation_name, message)
-        raise aws_error(call, _denied_code(call), message, status=403)
+        error = aws_error(call, _denied_code(call), message, status=403)
+        # Every AWS answer carries a request id (moto's Step Functions engine reads it from a failed task's error).
+        error.response["ResponseMetadata"]["RequestId"] = str(uuid.uuid4())
+        raise error
 
     def _note(self, bucket: list[str], line: str) -> None:
         with self._lock:
