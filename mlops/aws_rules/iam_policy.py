@@ -72,9 +72,17 @@ class Denial:
 
 @dataclass
 class IamReport:
+    evaluated_calls: int = 0  # calls of a known principal whose every requirement was evaluated
     denials: list[Denial] = field(default_factory=list)
     unresolved_statements: list[str] = field(default_factory=list)  # "<source>: <why> (for <action>)"
     unevaluated_calls: list[str] = field(default_factory=list)  # "<principal> <service>.<operation>: <why>"
+
+    def summary(self) -> str:
+        return (
+            f"IAM: {self.evaluated_calls} calls evaluated against their roles' synthesized policies, "
+            f"{len(self.denials)} denied; {len(self.unresolved_statements)} unresolved statements, "
+            f"{len(self.unevaluated_calls)} calls not evaluated"
+        )
 
     def lines(self) -> list[str]:
         return [
@@ -106,6 +114,8 @@ class IamEnforcer:
             return
         for requirement in self.requirements(call, principal):
             self._authorize(call, principal, requirement)
+        with self._lock:
+            self.report.evaluated_calls += 1
 
     # -- what AWS authorizes for the call ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from mlops.aws_rules.principals import acting_as, tag_client, untracked
 from mlops.local_pipeline import run_local_pipeline
 from mlops.local_registry import LocalRegistry
 from mlops.twin.cloud import TwinCloud
+from stacks.build_stack import PIPELINE_PREFIX
 from stacks.config import PlatformConfig
 
 
@@ -43,9 +44,11 @@ class TwinPipelineRunner:
         run_dir = self.work_dir / execution_arn.rsplit("/", 1)[-1]
         pipeline_role, job_role = self.roles()
         config = replace(self.config, model_approval_status=str(parameters["ModelApprovalStatus"]))
+        # Under the pipeline's output prefix, where the steps write in AWS (and what the readers are granted).
         registry = LocalRegistry(
-            self.config.region, self.config.account, bucket=self._artifact_bucket(), own_mock=False
-        )
+            self.config.region, self.config.account, bucket=self._artifact_bucket(), own_mock=False,
+            prefix=f"{PIPELINE_PREFIX}/models",
+        )  # fmt: skip
         # As in AWS: the steps' jobs read and write S3 under the job role; the Register step is the pipeline's own
         # call, under the pipeline role (their calls are evaluated against those roles' synthesized policies).
         with registry, acting_as(job_role):
