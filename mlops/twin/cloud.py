@@ -158,7 +158,9 @@ class TwinCloud:
         self.resolver.physical[(stack, logical)] = name
 
     def _topic(self, stack: str, logical: str, props: dict[str, Any]) -> None:
-        arn = self.client("sns").create_topic(Name=logical)["TopicArn"]
+        # Named per stack, as CloudFormation names them (<stack>-<logical id>-<suffix>): two stacks' "Notifications"
+        # topics are two topics, each with its own key and its own publishers' grants.
+        arn = self.client("sns").create_topic(Name=f"{stack}-{logical}")["TopicArn"]
         self.resolver.physical[(stack, logical)] = arn
         self.resolver.attributes[(stack, logical, "TopicArn")] = arn
 
