@@ -222,3 +222,55 @@ def test_an_unknown_principal_is_reported(topic: str) -> None:
     assert enforcer.report.unevaluated_calls == [
         f"arn:aws:iam::{ACCOUNT}:role/Other sns.Publish: the principal's policies are unknown to the twin"
     ]
+
+
+def test_service_prefixes_come_from_the_signing_name() -> None:
+    """boto3's `stepfunctions` is IAM's `states`; the Feature Store runtime's actions are `sagemaker:`."""
+    runtime = boto3.client("sagemaker-featurestore-runtime", region_name="us-east-1")
+    enforcer = IamEnforcer({ROLE: []})
+    from mlops.aws_rules.interception import ApiCall
+
+    call = ApiCall(
+        "sagemaker-featurestore-runtime",
+        runtime.meta.service_model.operation_model("PutRecord"),
+        {"FeatureGroupName": "fg", "Record": []},
+        "us-east-1",
+        runtime,
+    )
+    (requirement,) = enforcer.requirements(call, ROLE)
+    assert (requirement.action, requirement.resource) == (
+        "sagemaker:PutRecord",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:feature-group/fg",
+    )
+    assert boto3.client("stepfunctions", region_name="us-east-1").meta.service_model.signing_name == "states"
+
+
+def test_a_policy_naming_what_the_twin_did_not_create_is_kept_unresolved(tmp_path: Any) -> None:
+    from mlops.twin.iam_roles import role_policies
+    from mlops.twin.templates import Assembly, Resolver
+
+    template = {
+        "Resources": {
+            "Worker": {"Type": "AWS::IAM::Role", "Properties": {}},
+            "Missing": {"Type": "AWS::SNS::Topic", "Properties": {}},
+            "Policy": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "Roles": [{"Ref": "Worker"}],
+                    "PolicyDocument": {
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "sns:Publish", "Resource": [{"Ref": "Missing"}, "arn:x"]}
+                        ]
+                    },
+                },
+            },
+        }
+    }
+    resolver = Resolver(Assembly(tmp_path, {"s": template}), {})
+    resolver.physical[("s", "Worker")] = "Worker"
+    (kept, unresolved) = role_policies(resolver, ACCOUNT)[ROLE]
+    assert kept.resources == ("arn:x",) and not kept.unresolved  # what resolved applies
+    assert unresolved.unresolved == "Resource {'Ref': 'Missing'} did not resolve"
+    enforcer = IamEnforcer({ROLE: [kept, unresolved]})
+    result = evaluate(enforcer.policies[ROLE], "sns:Publish", "arn:aws:sns:us-east-1:1:t", {})
+    assert result.decision == "implicit-deny" and [s for s, _ in result.unresolved] == [unresolved]
