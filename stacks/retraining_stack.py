@@ -310,18 +310,23 @@ class RetrainingStack(cdk.Stack):
              "comparison": sfn.JsonPath.object_at("$.comparison")}
         )  # fmt: skip
         release_ok = caught(invoke("Release", guard.function, release_payload, sfn.JsonPath.DISCARD))
-        done = sfn.Succeed(self, "Done")
-        # The outcome stands (a promoted model serves) but an unsent notice is an error someone must see.
-        not_notified = sfn.Fail(
-            self, "NotificationFailed", error="NotificationFailed", cause="The outcome notice could not be published"
-        )
-        release_ok.next(
-            sfn.Choice(self, "Notified").when(sfn.Condition.is_present("$.notify_error"), not_notified).otherwise(done)
+        release_ok.next(sfn.Succeed(self, "Done"))
+        # The outcome stands (a promoted model serves) but an unsent notice is an error someone must see: release
+        # the lock, then fail the run.
+        release_unnotified = invoke("ReleaseAfterNoticeFailed", guard.function, release_payload, sfn.JsonPath.DISCARD)
+        release_unnotified.add_catch(release_failed, errors=["States.ALL"], result_path="$.release_error")
+        release_unnotified.next(
+            sfn.Fail(
+                self,
+                "NotificationFailed",
+                error="NotificationFailed",
+                cause="The outcome notice could not be published",
+            )
         )
 
         def outcome_notice(name: str, subject: str) -> tasks.SnsPublish:
             task = notify(name, subject, summary)
-            task.add_catch(release_ok, errors=["States.ALL"], result_path="$.notify_error")
+            task.add_catch(release_unnotified, errors=["States.ALL"], result_path="$.notify_error")
             return task
 
         promoted = (

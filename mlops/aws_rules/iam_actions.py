@@ -65,7 +65,7 @@ class Requirement:
 
     action: str
     resource: str
-    context: Mapping[str, str]
+    context: Mapping[str, str | None]  # every key the evaluator models; None: absent from this request
     why: str = ""
 
 
@@ -151,7 +151,11 @@ def build_resources(
             filled = [{**filled[0], variable: c} for c in candidates]
         else:
             filled = [{**f, variable: candidates[0]} for f in filled]
-    return [_VARIABLE.sub(lambda m, f=f: f[m.group(1)], arn_format) for f in filled]  # type: ignore[misc]
+    return [_fill(arn_format, values) for values in filled]
+
+
+def _fill(arn_format: str, values: Mapping[str, str]) -> str:
+    return _VARIABLE.sub(lambda match: values[match.group(1)], arn_format)
 
 
 def _look_up(arn_format: str, filled: list[dict[str, str]], known: Iterable[str]) -> list[str] | None:

@@ -160,13 +160,13 @@ class IamEnforcer:
         action = f"{prefix}:{name}"
         formats = resource_types(prefix, name)
         if not formats:
-            return [Requirement(action, "*", context)]  # type: ignore[arg-type]
+            return [Requirement(action, "*", context)]
         for arn_format, _ in formats:
             built = build_resources(arn_format, call.params, pseudo, self.facts.known_arns)
             if built:
-                return [Requirement(action, arn, context) for arn in built]  # type: ignore[arg-type]
+                return [Requirement(action, arn, context) for arn in built]
         if not any(required for _, required in formats):
-            return [Requirement(action, "*", context)]  # type: ignore[arg-type]
+            return [Requirement(action, "*", context)]
         self._note(self.report.unevaluated_calls, f"{principal} {call.service}.{call.operation_name}: the request "
                    f"does not determine the {action} resource ({formats[0][0]})")  # fmt: skip
         return []
@@ -174,7 +174,7 @@ class IamEnforcer:
     def _passed_roles(self, call: ApiCall, context: Mapping[str, str | None]) -> list[Requirement]:
         service = f"{call.client.meta.service_model.signing_name}.amazonaws.com"
         return [
-            Requirement("iam:PassRole", str(call.params[key]), {**context, "iam:PassedToService": service})  # type: ignore[dict-item]
+            Requirement("iam:PassRole", str(call.params[key]), {**context, "iam:PassedToService": service})
             for key in _PASSED_ROLE_PARAMS
             if isinstance(call.params.get(key), str)
         ]
@@ -193,7 +193,7 @@ class IamEnforcer:
             return []
         via = f"{prefix}.{call.region}.amazonaws.com"
         why = f"{prefix} {op} uses the key for the caller"
-        return [Requirement(f"kms:{a}", key, {**context, "kms:ViaService": via}, why) for a in actions]  # type: ignore[dict-item]
+        return [Requirement(f"kms:{a}", key, {**context, "kms:ViaService": via}, why) for a in actions]
 
     def _implied_by_operation(
         self, call: ApiCall, pseudo: Mapping[str, str], context: Mapping[str, str | None]
@@ -207,7 +207,7 @@ class IamEnforcer:
                 key = self.facts.bucket_keys.get(str(source.get("Bucket")))
                 if key and not key.startswith(_AWS_MANAGED_KEYS):
                     via = {**context, "kms:ViaService": f"s3.{call.region}.amazonaws.com"}
-                    out.append(Requirement("kms:Decrypt", key, via, "CopyObject decrypts its source"))  # type: ignore[arg-type]
+                    out.append(Requirement("kms:Decrypt", key, via, "CopyObject decrypts its source"))
                 return out
         if call.service == "cloudformation" and op in ("UpdateStack", "CreateStack"):
             named = str(call.params.get("StackName", ""))

@@ -103,7 +103,7 @@ _STRING_OPS = {
 _NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
 
-def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]) -> bool:
+def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str | None]) -> bool:
     """All condition blocks hold for the request context (keys compared case-insensitively, as IAM does).
 
     A key missing from the request makes a positive operator false and a negated one true; with `...IfExists` the
@@ -142,7 +142,9 @@ def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mappin
     return True
 
 
-def evaluate(statements: Sequence[Statement], action: str, resource: str, context: Mapping[str, str]) -> Evaluation:
+def evaluate(
+    statements: Sequence[Statement], action: str, resource: str, context: Mapping[str, str | None]
+) -> Evaluation:
     """Explicit Deny wins, then any Allow; unresolved statements that name the action are collected, not applied."""
     allowed: Statement | None = None
     unresolved: list[tuple[Statement, str]] = []

@@ -52,7 +52,8 @@ def test_every_task_state_has_retry_and_catch(states) -> None:
     """Issue #14 defect 3: every Task state, the notifications and both releases included, retries and is caught."""
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
     assert {"AcquireLock", "StartPipeline", "CheckPipeline", "CompareWithChampion", "Deploy", "NotifyPromoted",
-            "NotifyKept", "NotifyFailure", "Release", "ReleaseAfterFailure"} <= set(tasks)  # fmt: skip
+            "NotifyKept", "NotifyFailure", "Release", "ReleaseAfterFailure",
+            "ReleaseAfterNoticeFailed"} <= set(tasks)  # fmt: skip
     for name, task in tasks.items():
         assert task.get("Retry") and all(r["BackoffRate"] >= 2 for r in task["Retry"]), name
         assert task.get("Catch") and task["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
@@ -67,11 +68,11 @@ def test_the_lock_is_released_whatever_fails(states) -> None:
     assert states["ReleaseAfterFailure"]["Catch"][0]["Next"] == "ReleaseFailed"
     assert states["ReleaseFailed"]["Type"] == "Fail"
     for notice in ("NotifyPromoted", "NotifyKept"):
-        assert states[notice]["Next"] == states[notice]["Catch"][0]["Next"] == "Release", notice
-        assert states[notice]["Catch"][0]["ResultPath"] == "$.notify_error"
-    assert states["Release"]["Next"] == "Notified"
-    assert states["Notified"]["Choices"][0] == {"Variable": "$.notify_error", "IsPresent": True,
-                                                "Next": "NotificationFailed"}  # fmt: skip
+        assert states[notice]["Next"] == "Release", notice
+        assert states[notice]["Catch"][0]["Next"] == "ReleaseAfterNoticeFailed", notice
+    assert states["Release"]["Next"] == "Done"
+    assert states["ReleaseAfterNoticeFailed"]["Next"] == "NotificationFailed"
+    assert states["ReleaseAfterNoticeFailed"]["Catch"][0]["Next"] == "ReleaseFailed"
     assert states["NotificationFailed"]["Type"] == "Fail"
 
 

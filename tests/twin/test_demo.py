@@ -78,7 +78,7 @@ def test_exactly_one_retraining_registers_a_better_model_that_serves_all_traffic
     comparison = result["comparison"]
     assert comparison["better"] and comparison["challenger_accuracy"] > comparison["champion_accuracy"]
     (states,) = [s for s in result["retraining_states"] if "StartPipeline" in s]
-    assert states[-6:] == ["ApproveChallenger", "Deploy", "NotifyPromoted", "Release", "Notified", "Done"]
+    assert states[-5:] == ["ApproveChallenger", "Deploy", "NotifyPromoted", "Release", "Done"]
 
 
 @pytest.mark.slow

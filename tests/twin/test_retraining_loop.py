@@ -122,7 +122,7 @@ def test_better_challenger_is_approved_and_deployed(cloud: TwinCloud, tmp_path: 
     old = champion(cloud, tmp_path, regularisation=1e-5)  # so regularised it only learns the class prior
     result, states = run_loop(cloud, "better")
     assert result["status"] == "SUCCEEDED", result["trace"]
-    assert states[-4:] == ["NotifyPromoted", "Release", "Notified", "Done"]
+    assert states[-3:] == ["NotifyPromoted", "Release", "Done"]
     # Every handler, task and pipeline call ran under its role's synthesized policies, and none was refused.
     assert cloud.iam is not None and cloud.iam.report.evaluated_calls > 0 and cloud.iam.report.denials == []
     (run,) = cloud.pipeline_runner.runs  # type: ignore[union-attr]
