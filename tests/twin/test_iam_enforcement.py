@@ -150,3 +150,21 @@ def test_every_role_statement_of_the_platform_resolves(cloud: TwinCloud) -> None
     unresolved = sorted({s.source for statements in cloud.iam.policies.values() for s in statements if s.unresolved})
     assert cloud.iam.report.unresolved_statements == []  # nothing that applied to a call so far
     assert all("#" in source or "/" in source for source in unresolved)
+
+
+@pytest.mark.slow
+def test_a_denied_outcome_notice_releases_the_lock_and_fails_visibly(
+    cloud_without_key_grant: TwinCloud, tmp_path: Path
+) -> None:
+    """The model is promoted, the notice cannot be published: the lock is released, the run ends FAILED."""
+    from mlops.sample_data import load_dataset
+    from tests.twin.test_retraining_loop import champion, run_loop, upload_raw
+
+    cloud = cloud_without_key_grant
+    upload_raw(cloud, load_dataset("ISLR", "Default"), tmp_path)
+    champion(cloud, tmp_path, regularisation=1e-5)
+    result, states = run_loop(cloud, "unnotified")
+    assert result["status"] == "FAILED", result["trace"]
+    assert states[-4:] == ["Deploy", "NotifyPromoted", "ReleaseAfterNoticeFailed", "NotificationFailed"]
+    assert result["error"] == "NotificationFailed"
+    assert _lock_released(cloud)
