@@ -274,3 +274,30 @@ def test_a_policy_naming_what_the_twin_did_not_create_is_kept_unresolved(tmp_pat
     enforcer = IamEnforcer({ROLE: [kept, unresolved]})
     result = evaluate(enforcer.policies[ROLE], "sns:Publish", "arn:aws:sns:us-east-1:1:t", {})
     assert result.decision == "implicit-deny" and [s for s, _ in result.unresolved] == [unresolved]
+
+
+def test_s3_and_sqs_on_kms_encrypted_resources_need_the_key() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="data")
+        s3.put_object(Bucket="data", Key="k", Body=b"x")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        facts = ResourceFacts(bucket_keys={"data": KEY}, queue_keys={queue: KEY})
+        object_grants = [allow(["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::data/*"),
+                         allow("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:q")]  # fmt: skip
+        enforcer = IamEnforcer({ROLE: object_grants}, facts)
+        with enforcing(enforcer), acting_as(ROLE):
+            for call, action in (
+                (lambda: s3.get_object(Bucket="data", Key="k"), "kms:Decrypt"),
+                (lambda: s3.put_object(Bucket="data", Key="k2", Body=b"y"), "kms:GenerateDataKey"),
+                (lambda: sqs.send_message(QueueUrl=queue, MessageBody="m"), "kms:GenerateDataKey"),
+            ):
+                with pytest.raises(ClientError, match=f"not authorized to perform: {action} on resource: {KEY}"):
+                    call()
+        via = {"StringLike": {"kms:ViaService": ["s3.*.amazonaws.com", "sqs.*.amazonaws.com"]}}
+        key_grant = allow(["kms:Decrypt", "kms:GenerateDataKey*"], KEY, Condition=via)
+        with enforcing(IamEnforcer({ROLE: [*object_grants, key_grant]}, facts)), acting_as(ROLE):
+            assert s3.get_object(Bucket="data", Key="k")["Body"].read() == b"x"
+            s3.put_object(Bucket="data", Key="k2", Body=b"y")
+            sqs.send_message(QueueUrl=queue, MessageBody="m")
