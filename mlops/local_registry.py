@@ -36,15 +36,20 @@ class LocalRegistry:
     artifacts to the given bucket of that session.
     """
 
-    def __init__(self, region: str, account: str, bucket: str = ARTIFACT_BUCKET, own_mock: bool = True) -> None:
+    def __init__(
+        self, region: str, account: str, bucket: str = ARTIFACT_BUCKET, own_mock: bool = True, prefix: str = "models"
+    ) -> None:
         self.region = region
         self.account = account
         self.bucket = bucket
+        self.prefix = prefix  # the artifacts' key prefix (the twin uses the pipeline's output prefix, as in AWS)
         self._mock = mock_aws() if own_mock else None
         self._rules = contextlib.ExitStack()
         self._saved_account: str | None = None
         self._sagemaker: Any = None
         self._s3: Any = None
+        # The client of the Register step's own call (CreateModelPackage); the others are the registry's bookkeeping.
+        self.register_client: Any = None
 
     def __enter__(self) -> LocalRegistry:
         if self._mock is not None:
@@ -73,6 +78,16 @@ class LocalRegistry:
         else:
             os.environ["MOTO_ACCOUNT_ID"] = self._saved_account
 
+    @property
+    def bookkeeping_client(self) -> Any:
+        """Lists groups and versions and reads the new package back: what SageMaker does itself in AWS."""
+        return self._sagemaker
+
+    @property
+    def s3_client(self) -> Any:
+        """Writes the artifacts (in AWS the steps' jobs write them)."""
+        return self._s3
+
     def register(
         self,
         group: str,
@@ -87,9 +102,9 @@ class LocalRegistry:
         if not any(g["ModelPackageGroupName"] == group for g in existing):
             self._sagemaker.create_model_package_group(ModelPackageGroupName=group)
         version = len(self._sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
-        model_key = f"models/{group}/v{version}/model.tar.gz"
+        model_key = f"{self.prefix}/{group}/v{version}/model.tar.gz"
         self._s3.upload_file(str(model_archive), self.bucket, model_key)
-        evaluation_key = f"models/{group}/v{version}/evaluation.json"
+        evaluation_key = f"{self.prefix}/{group}/v{version}/evaluation.json"
         self._s3.put_object(Bucket=self.bucket, Key=evaluation_key, Body=json.dumps(evaluation).encode())
         model_data_url = f"s3://{self.bucket}/{model_key}"
         metrics: dict[str, Any] = {
@@ -101,11 +116,11 @@ class LocalRegistry:
             # The data-quality baseline, as the pipeline's Register step records it (the drift monitor reads it).
             quality = {}
             for name, field in (("statistics.json", "Statistics"), ("constraints.json", "Constraints")):
-                key = f"models/{group}/v{version}/baseline/{name}"
+                key = f"{self.prefix}/{group}/v{version}/baseline/{name}"
                 self._s3.upload_file(str(baseline_dir / name), self.bucket, key)
                 quality[field] = {"ContentType": "application/json", "S3Uri": f"s3://{self.bucket}/{key}"}
             metrics["ModelDataQuality"] = quality
-        response = self._sagemaker.create_model_package(
+        response = (self.register_client or self._sagemaker).create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=f"version {version}",
             InferenceSpecification={

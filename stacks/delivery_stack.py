@@ -109,6 +109,8 @@ class DeliveryStack(cdk.Stack):
             self.stages[stage.name] = self._add_stage(stage)
         # Build now rather than at synth, so the generated constructs exist for the settings below.
         self.pipeline.build_pipeline()
+        if settings.source.connection_arn is not None:
+            self._grant_codeconnections(settings.source.connection_arn)
         self._log_artifact_access(retention_days=delivery.stages[0].platform.access_log_retention_days)
         acknowledge_generated_wildcards(self.pipeline)
 
@@ -119,6 +121,26 @@ class DeliveryStack(cdk.Stack):
         assert source.connection_arn is not None  # stage_config requires it for this provider
         return pipelines.CodePipelineSource.connection(
             source.repository, source.branch, connection_arn=source.connection_arn
+        )
+
+    def _grant_codeconnections(self, connection_arn: str) -> None:
+        """The source action's role may use the connection under its current service prefix too.
+
+        CDK grants only `codestar-connections:UseConnection`; a connection created as `arn:aws:codeconnections:...`
+        is authorised as `codeconnections:UseConnection` (cfn-lint I3510; "Service prefix changes",
+        https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html). This connection only.
+        """
+        source_stage = self.pipeline.pipeline.node.find_child("Source")
+        roles = [
+            child.node.find_child("CodePipelineActionRole")
+            for child in source_stage.node.children
+            if child.node.try_find_child("CodePipelineActionRole") is not None
+        ]
+        assert len(roles) == 1, f"expected one source action role, found {len(roles)}"
+        role = roles[0]
+        assert isinstance(role, iam.Role)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["codeconnections:UseConnection"], resources=[connection_arn])
         )
 
     def _add_stage(self, stage: StageConfig) -> PlatformStage:

@@ -28,6 +28,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.config import PlatformConfig
+from stacks.constructs.kms_grants import kms_via_service_statement
 from stacks.constructs.python_handler import PythonHandler
 from stacks.constructs.sagemaker_grants import grant_model_card_publishing
 
@@ -151,6 +152,10 @@ class RetrainingStack(cdk.Stack):
                 include_execution_data=True,
             ),
         )
+        # Publishing to an SSE-KMS topic: the publisher needs kms:GenerateDataKey* and kms:Decrypt on the topic's key
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, "Allow a user to send messages to a
+        # topic with SSE"). tasks.SnsPublish grants sns:Publish only. Only through SNS: kms:ViaService.
+        self.state_machine.add_to_role_policy(kms_via_service_statement(key, "sns", self.region))
         events.Rule(
             self,
             "ModelDegraded",
@@ -208,21 +213,38 @@ class RetrainingStack(cdk.Stack):
             return task
 
         def notify(name: str, subject: str, message: sfn.TaskInput) -> tasks.SnsPublish:
-            return tasks.SnsPublish(
+            task = tasks.SnsPublish(
                 self, name, topic=self.topic, subject=subject, message=message, result_path=sfn.JsonPath.DISCARD
             )
+            # A notification is worth a few tries (throttling, a KMS hiccup), never the lock: a publish that still
+            # fails is caught by the caller and the run goes on to release the guard.
+            task.add_retry(
+                errors=["States.TaskFailed", "States.Timeout"],
+                interval=cdk.Duration.seconds(2),
+                max_attempts=3,
+                backoff_rate=2.0,
+            )
+            return task
 
         release_payload = {"action": "release", "execution": execution}
         failed = sfn.Fail(self, "RetrainingFailed", cause="A retraining step failed; the champion keeps serving")
-        on_failure = (
-            notify(
-                "NotifyFailure",
-                "Retraining failed",
-                sfn.TaskInput.from_object({"execution": execution, "error": sfn.JsonPath.object_at("$.error")}),
-            )
-            .next(invoke("ReleaseAfterFailure", guard.function, release_payload, sfn.JsonPath.DISCARD))
-            .next(failed)
+        # The lock could not be released even after the retries: fail loudly (it stays held until it goes stale).
+        release_failed = sfn.Fail(
+            self,
+            "ReleaseFailed",
+            error="GuardLockNotReleased",
+            cause="The guard lock could not be released; it stays held until its timeout makes it stale",
         )
+        release_after_failure = invoke("ReleaseAfterFailure", guard.function, release_payload, sfn.JsonPath.DISCARD)
+        release_after_failure.add_catch(release_failed, errors=["States.ALL"], result_path="$.release_error")
+        notify_failure = notify(
+            "NotifyFailure",
+            "Retraining failed",
+            sfn.TaskInput.from_object({"execution": execution, "error": sfn.JsonPath.object_at("$.error")}),
+        )
+        # A failed failure notice must not keep the lock: release anyway, then fail as planned.
+        notify_failure.add_catch(release_after_failure, errors=["States.ALL"], result_path="$.notify_error")
+        on_failure = notify_failure.next(release_after_failure).next(failed)
         catchable = []
 
         def caught(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
@@ -288,15 +310,32 @@ class RetrainingStack(cdk.Stack):
              "comparison": sfn.JsonPath.object_at("$.comparison")}
         )  # fmt: skip
         release_ok = caught(invoke("Release", guard.function, release_payload, sfn.JsonPath.DISCARD))
-        done = sfn.Succeed(self, "Done")
-        release_ok.next(done)
+        release_ok.next(sfn.Succeed(self, "Done"))
+        # The outcome stands (a promoted model serves) but an unsent notice is an error someone must see: release
+        # the lock, then fail the run.
+        release_unnotified = invoke("ReleaseAfterNoticeFailed", guard.function, release_payload, sfn.JsonPath.DISCARD)
+        release_unnotified.add_catch(release_failed, errors=["States.ALL"], result_path="$.release_error")
+        release_unnotified.next(
+            sfn.Fail(
+                self,
+                "NotificationFailed",
+                error="NotificationFailed",
+                cause="The outcome notice could not be published",
+            )
+        )
+
+        def outcome_notice(name: str, subject: str) -> tasks.SnsPublish:
+            task = notify(name, subject, summary)
+            task.add_catch(release_unnotified, errors=["States.ALL"], result_path="$.notify_error")
+            return task
+
         promoted = (
             approval("ApproveChallenger", True)
             .next(deploy)
-            .next(notify("NotifyPromoted", "Retrained model promoted", summary))
+            .next(outcome_notice("NotifyPromoted", "Retrained model promoted"))
             .next(release_ok)
         )
-        kept = approval("RejectChallenger", False).next(notify("NotifyKept", "Champion kept", summary)).next(release_ok)
+        kept = approval("RejectChallenger", False).next(outcome_notice("NotifyKept", "Champion kept")).next(release_ok)
         pipeline_failed = sfn.Pass(
             self,
             "PipelineDidNotRegister",

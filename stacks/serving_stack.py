@@ -393,7 +393,19 @@ class ServingStack(cdk.Stack):
             powertools_layer_version=config.powertools_layer_version,
         )
         approved_package.grant_read(handler.role)
-        self.model_role.grant_pass_role(handler.role)
+        # The model's execution role goes to SageMaker only (CreateModel), not to any service that accepts a role
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_PassedToService).
+        handler.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.model_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        # An event that still fails after Lambda's asynchronous retries lands here, not nowhere.
+        self._failure_queue(
+            handler, "BatchTransformFailures", "the on-failure destination of the batch transform function"
+        )
         jobs = [
             self.format_arn(service="sagemaker", resource=kind, resource_name=f"{name_prefix}-batch-*")
             for kind in ("model", "transform-job")
@@ -424,6 +436,24 @@ class ServingStack(cdk.Stack):
             targets=[targets.LambdaFunction(handler.function, retry_attempts=2)],
         )
         return handler
+
+    def _failure_queue(self, handler: PythonHandler, construct_id: str, what: str) -> sqs.Queue:
+        """An encrypted queue that keeps, for 14 days, the asynchronous invocations of `handler` that still fail
+        after Lambda's 2 retries or 6 h (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+        queue = sqs.Queue(
+            self,
+            construct_id,
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            retention_period=cdk.Duration.days(14),
+        )
+        cdk.Validations.of(queue).acknowledge(
+            cdk.Acknowledgment(id="AwsSolutions-SQS3", reason=f"This queue is itself {what}.")
+        )
+        handler.function.configure_async_invoke(
+            retry_attempts=2, max_event_age=cdk.Duration.hours(6), on_failure=destinations.SqsDestination(queue)
+        )
+        return queue
 
     def _deploy_path(self, config: PlatformConfig, group: str, approved_package: ssm.IStringParameter) -> PythonHandler:
         handler = PythonHandler(
@@ -481,6 +511,19 @@ class ServingStack(cdk.Stack):
         # UpdateStack without a RoleARN runs as the role the stack was deployed with (CDK's CloudFormation
         # execution role), which the function hands over to CloudFormation.
         qualifier = self.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or "hnb659fds"
+        # The template's BootstrapVersion parameter is an SSM parameter type; CloudFormation resolves it with the
+        # UpdateStack caller's permissions, so the caller needs ssm:GetParameters on it ("Systems Manager parameter
+        # types", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameters"],
+                resources=[
+                    self.format_arn(
+                        service="ssm", resource="parameter", resource_name=f"cdk-bootstrap/{qualifier}/version"
+                    )
+                ],
+            )
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
@@ -495,24 +538,9 @@ class ServingStack(cdk.Stack):
                 conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             )
         )
-        dead_letters = sqs.Queue(
-            self,
-            "DeployDeadLetters",
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            retention_period=cdk.Duration.days(14),
-        )
-        cdk.Validations.of(dead_letters).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is itself the dead-letter queue of the deploy function and of its event rules.",
-            )
-        )
         # Function errors (RetryLater while the stack updates) are retried by Lambda's asynchronous invocation.
-        handler.function.configure_async_invoke(
-            retry_attempts=2,
-            max_event_age=cdk.Duration.hours(6),
-            on_failure=destinations.SqsDestination(dead_letters),
+        dead_letters = self._failure_queue(
+            handler, "DeployDeadLetters", "the dead-letter queue of the deploy function and of its event rules"
         )
         target = targets.LambdaFunction(
             handler.function, dead_letter_queue=dead_letters, retry_attempts=4, max_event_age=cdk.Duration.hours(2)

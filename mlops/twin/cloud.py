@@ -28,9 +28,13 @@ import boto3
 from moto import mock_aws
 from moto.sagemaker.models import SageMakerModelBackend
 
+from mlops.aws_rules.iam_policy import IamEnforcer
+from mlops.aws_rules.interception import enforcing
 from mlops.aws_rules.offline import enforcing_offline_rules
 from mlops.moto_fixes import aws_model_package_updates
+from mlops.twin.iam_roles import resource_facts, role_policies
 from mlops.twin.lambdas import DeployedFunction, LambdaDispatcher
+from mlops.twin.state_machine_principals import state_machine_principals
 from mlops.twin.templates import Assembly, Resolver
 
 PipelineRunner = Callable[[str, dict[str, str]], None]
@@ -54,6 +58,9 @@ class TwinCloud:
     pipeline_threads: list[threading.Thread] = field(default_factory=list)
     pipeline_failures: list[str] = field(default_factory=list)
     pipeline_tracebacks: list[str] = field(default_factory=list)
+    # Every call a deployed principal makes is evaluated against its synthesized policies (mlops.aws_rules.iam_policy).
+    enforce_iam: bool = True
+    iam: IamEnforcer | None = None
 
     def __post_init__(self) -> None:
         pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::Partition": "aws",
@@ -75,15 +82,29 @@ class TwinCloud:
                 self._pipeline_hook(),
             ):
                 self._create_resources()
-                yield self
-                for thread in self.pipeline_threads:
-                    thread.join(timeout=120)
+                with self._iam_enforcement():
+                    yield self
+                    for thread in self.pipeline_threads:
+                        thread.join(timeout=120)
         finally:
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+    @contextlib.contextmanager
+    def _iam_enforcement(self) -> Iterator[None]:
+        if not self.enforce_iam:
+            yield
+            return
+        self.iam = IamEnforcer(role_policies(self.resolver, self.account), resource_facts(self.resolver))
+        with enforcing(self.iam), state_machine_principals():
+            yield
+
+    def role_arn(self, stack: str, reference: Any) -> str:
+        """The ARN of a synthesized role as the twin names it (`arn:aws:iam::<account>:role/<logical id>`)."""
+        return str(self.resolver.resolve(stack, reference))
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)
@@ -140,7 +161,9 @@ class TwinCloud:
         self.resolver.physical[(stack, logical)] = name
 
     def _topic(self, stack: str, logical: str, props: dict[str, Any]) -> None:
-        arn = self.client("sns").create_topic(Name=logical)["TopicArn"]
+        # Named per stack, as CloudFormation names them (<stack>-<logical id>-<suffix>): two stacks' "Notifications"
+        # topics are two topics, each with its own key and its own publishers' grants.
+        arn = self.client("sns").create_topic(Name=f"{stack}-{logical}")["TopicArn"]
         self.resolver.physical[(stack, logical)] = arn
         self.resolver.attributes[(stack, logical, "TopicArn")] = arn
 
@@ -166,7 +189,7 @@ class TwinCloud:
         self.client("sagemaker").create_pipeline(
             PipelineName=name,
             PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-            RoleArn=f"arn:aws:iam::{self.account}:role/pipeline",
+            RoleArn=self.role_arn(stack, props["RoleArn"]),
         )
         self.resolver.physical[(stack, logical)] = name
 
@@ -187,7 +210,13 @@ class TwinCloud:
         environment["AWS_DEFAULT_REGION"] = self.region
         self.dispatcher.add(
             DeployedFunction(
-                name, logical, stack, self.assembly.asset_dir(props["Code"]), props["Handler"], environment
+                name,
+                logical,
+                stack,
+                self.assembly.asset_dir(props["Code"]),
+                props["Handler"],
+                environment,
+                role_arn=self.role_arn(stack, props["Role"]),
             )
         )
 
@@ -201,7 +230,7 @@ class TwinCloud:
     def _state_machine(self, stack: str, logical: str, props: dict[str, Any]) -> None:
         definition = self.resolver.resolve(stack, props["DefinitionString"])
         arn = self.client("stepfunctions").create_state_machine(
-            name=logical, definition=definition, roleArn=f"arn:aws:iam::{self.account}:role/states"
+            name=logical, definition=definition, roleArn=self.role_arn(stack, props["RoleArn"])
         )["stateMachineArn"]
         self.resolver.physical[(stack, logical)] = arn
 
@@ -212,7 +241,8 @@ class TwinCloud:
             "Resources": {"Contract": {"Type": "AWS::SNS::Topic"}},
             "Outputs": {"DeployedModelPackageArn": template["Outputs"]["DeployedModelPackageArn"]},
         }
-        self.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(contract))
+        created = self.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(contract))
+        self.resolver.stack_ids[name] = created["StackId"]
 
     # -- SageMaker pipeline executions -----------------------------------------------------------------------
 

@@ -442,6 +442,13 @@ class _Story:
             result.drifted_traffic = pd.concat(self.sent_after_drift, ignore_index=True)
         result.requests = sum(s.requests for s in result.steps)
         result.failed_requests = sum(s.failed for s in result.steps)
+        if self.cloud.iam is not None:
+            report = self.cloud.iam.report
+            result.iam_summary, result.iam_report, result.iam_denials = (
+                report.summary(),
+                report.lines(),
+                len(report.denials),
+            )
         started = [arn for arn in self.executions if "StartPipeline" in self.cloud.visited_states(arn)]
         result.retrainings = len(started)
         result.retraining_states = [self.cloud.visited_states(arn) for arn in self.executions]

@@ -90,6 +90,9 @@ class DemoResult:
     new_model_traffic_share: float = 0.0
     failed_requests: int = 0
     requests: int = 0
+    iam_summary: str = ""  # the twin's IAM/KMS evaluation (mlops.aws_rules.iam_policy.IamReport.summary)
+    iam_report: list[str] = field(default_factory=list)  # its denials, unresolved statements, unevaluated calls
+    iam_denials: int = 0
     handlers_deployed: list[str] = field(default_factory=list)
     handlers_called: list[str] = field(default_factory=list)
     batch_transform_job: str = ""
@@ -125,6 +128,7 @@ class DemoResult:
             "completed": self.completed,
             "reasons": self.reasons,
             "failed_requests": self.failed_requests,
+            "iam": {"summary": self.iam_summary, "denials": self.iam_denials, "report": self.iam_report},
             "requests": self.requests,
             "retrainings": self.retrainings,
             "drift_started_step": self.drift_started_step,

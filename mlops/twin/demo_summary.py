@@ -56,6 +56,8 @@ def story_reasons(result: DemoResult) -> list[str]:
         reasons.append(f"the new model serves {result.new_model_traffic_share:.0%} of the final step's traffic")
     if result.failed_requests:
         reasons.append(f"{result.failed_requests} failed requests")
+    if result.iam_denials:
+        reasons.append(f"{result.iam_denials} calls denied by IAM (see the IAM lines above)")
     missing = sorted(set(result.handlers_deployed) - set(result.handlers_called))
     if missing:
         reasons.append(f"deployed handlers the run never called: {missing}")

@@ -21,6 +21,7 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from mlops.aws_rules.principals import acting_as
 from mlops.lambda_loader import load_handler_module
 
 _LOAD_ONCE = threading.Lock()
@@ -37,6 +38,7 @@ class DeployedFunction:
     handler: str
     environment: dict[str, str]
     module: ModuleType | None = None
+    role_arn: str = ""  # the function's execution role: its calls are evaluated against that role's policies
 
     def load(self) -> ModuleType:
         with _LOAD_ONCE:
@@ -48,7 +50,7 @@ class DeployedFunction:
     def call(self, event: Any) -> Any:
         module = self.load()
         function = getattr(module, self.handler.rsplit(".", 1)[1])
-        with _environment(self.environment):
+        with _environment(self.environment), acting_as(self.role_arn) if self.role_arn else contextlib.nullcontext():
             return function(event, _Context(self.name))
 
 

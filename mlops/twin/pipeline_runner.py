@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from mlops.aws_rules.principals import acting_as, tag_client, untracked
 from mlops.local_pipeline import run_local_pipeline
 from mlops.local_registry import LocalRegistry
 from mlops.twin.cloud import TwinCloud
+from stacks.build_stack import PIPELINE_PREFIX
 from stacks.config import PlatformConfig
 
 
@@ -40,12 +42,20 @@ class TwinPipelineRunner:
         parameters = {p["Name"]: p.get("DefaultValue") for p in self.definition()["Parameters"]}
         parameters.update(overrides)
         run_dir = self.work_dir / execution_arn.rsplit("/", 1)[-1]
-        data = self._download(str(parameters["InputDataUri"]), run_dir / "raw")
+        pipeline_role, job_role = self.roles()
         config = replace(self.config, model_approval_status=str(parameters["ModelApprovalStatus"]))
+        # Under the pipeline's output prefix, where the steps write in AWS (and what the readers are granted).
         registry = LocalRegistry(
-            self.config.region, self.config.account, bucket=self._artifact_bucket(), own_mock=False
-        )
-        with registry:
+            self.config.region, self.config.account, bucket=self._artifact_bucket(), own_mock=False,
+            prefix=f"{PIPELINE_PREFIX}/models",
+        )  # fmt: skip
+        # As in AWS: the steps' jobs read and write S3 under the job role; the Register step is the pipeline's own
+        # call, under the pipeline role (their calls are evaluated against those roles' synthesized policies).
+        with registry, acting_as(job_role):
+            registry.register_client = tag_client(self.cloud.client("sagemaker"), pipeline_role)
+            tag_client(registry.s3_client, job_role)
+            untracked(registry.bookkeeping_client)  # listing groups and versions: the registry's own work in AWS
+            data = self._download(str(parameters["InputDataUri"]), run_dir / "raw")
             result = run_local_pipeline(
                 data, self.config.target_column, config, run_dir / "steps",
                 min_accuracy=float(parameters["MinAccuracy"]), registry=registry,
@@ -57,6 +67,20 @@ class TwinPipelineRunner:
         self.runs.append({"execution": execution_arn, "accuracy": result.accuracy, "package": result.model_package_arn})
         if not result.registered:
             raise PipelineFailed(f"AccuracyBelowMinimum: {result.message}")
+
+    def roles(self) -> tuple[str, str]:
+        """(pipeline role ARN, job role ARN) as the synthesized pipeline and its steps name them."""
+        stack, template = self.cloud.assembly.stack("-build")
+        (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline"]
+        pipeline_role = self.cloud.role_arn(stack, pipeline["Properties"]["RoleArn"])
+        job_roles = {
+            step["Arguments"]["RoleArn"]
+            for step in self.definition()["Steps"]
+            if "RoleArn" in step.get("Arguments", {})
+        }
+        if len(job_roles) != 1:
+            raise PipelineFailed(f"expected one job role in the pipeline's steps, found {sorted(job_roles)}")
+        return pipeline_role, job_roles.pop()
 
     def _champion(self, uri: str, run_dir: Path) -> Path | None:
         """The champion's model.tar.gz from (moto's) S3, as the evaluate step would download it in AWS."""

@@ -161,6 +161,9 @@ def timeline_lines(result: DemoResult) -> list[str]:
         f"Requests: {result.requests}, failed: {result.failed_requests}; retrainings: {result.retrainings}; "
         f"new model's share of the last step's traffic: {result.new_model_traffic_share:.0%}"
     )
+    if result.iam_summary:
+        lines.append(result.iam_summary)
+        lines.extend(f"  {line}" for line in result.iam_report)
     lines.append(f"Drift report: {result.report}")
     lines.append("Story: " + ("completed" if result.completed else "did not complete: " + "; ".join(result.reasons)))
     return lines

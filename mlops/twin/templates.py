@@ -55,6 +55,7 @@ class Resolver:
     pseudo: dict[str, str]
     physical: dict[tuple[str, str], str] = field(default_factory=dict)
     attributes: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    stack_ids: dict[str, str] = field(default_factory=dict)  # stack name -> AWS::StackId, for stacks the twin created
 
     def resolve(self, stack: str, node: Any) -> Any:
         if isinstance(node, list):
@@ -80,6 +81,10 @@ class Resolver:
     def _ref(self, stack: str, name: str) -> str:
         if name in self.pseudo:
             return self.pseudo[name]
+        if name == "AWS::StackName":
+            return stack
+        if name == "AWS::StackId" and stack in self.stack_ids:
+            return self.stack_ids[stack]
         if (stack, name) in self.physical:
             return self.physical[(stack, name)]
         parameter = self.assembly.templates[stack].get("Parameters", {}).get(name)

@@ -315,3 +315,21 @@ def test_ci_workflow_runs_make_test_on_pull_requests() -> None:
     versions = {step["uses"].split("@")[0]: step.get("with", {}) for step in steps if "uses" in step}
     assert str(versions["actions/setup-python"]["python-version"]) == "3.11"
     assert str(versions["actions/setup-node"]["node-version"]) == "20"
+
+
+def test_delivery_source_role_allows_codeconnections_use_connection(delivery: Delivery) -> None:
+    """Issue #14 defect 4: a codeconnections ARN is authorised as codeconnections:UseConnection, on it only."""
+    connection = load_delivery_config(CONFIG_DIR).settings.source.connection_arn
+    assert connection is not None and connection.startswith("arn:aws:codeconnections:")
+    policies = _resources(delivery.pipeline, "AWS::IAM::Policy").values()
+    grants = [
+        statement
+        for policy in policies
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "codeconnections:UseConnection" in json.dumps(statement["Action"])
+    ]
+    assert len(grants) == 1 and grants[0]["Resource"] == connection
+    (source,) = delivery.stages()["Source"]
+    role = source["RoleArn"]["Fn::GetAtt"][0]
+    holders = [p for p in policies if grants[0] in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert [p["Properties"]["Roles"] for p in holders] == [[{"Ref": role}]]

@@ -48,15 +48,49 @@ def test_the_loop_goes_guard_pipeline_compare_then_approve_or_reject(states) -> 
     assert states["ApproveChallenger"]["Next"] == "Deploy"
 
 
-def test_every_task_retries_with_backoff_and_is_caught(states) -> None:
-    tasks = {name: s for name, s in states.items() if s["Type"] == "Task" and not name.startswith("Notify")}
-    assert {"AcquireLock", "StartPipeline", "CheckPipeline", "CompareWithChampion", "Deploy"} <= set(tasks)
+def test_every_task_state_has_retry_and_catch(states) -> None:
+    """Issue #14 defect 3: every Task state, the notifications and both releases included, retries and is caught."""
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert {"AcquireLock", "StartPipeline", "CheckPipeline", "CompareWithChampion", "Deploy", "NotifyPromoted",
+            "NotifyKept", "NotifyFailure", "Release", "ReleaseAfterFailure",
+            "ReleaseAfterNoticeFailed"} <= set(tasks)  # fmt: skip
     for name, task in tasks.items():
-        assert task["Retry"] and all(r["BackoffRate"] >= 2 for r in task["Retry"]), name
-        if name != "ReleaseAfterFailure":
-            assert task["Catch"][0]["Next"] == "NotifyFailure", name
-    assert states["NotifyFailure"]["Next"] == "ReleaseAfterFailure"
+        assert task.get("Retry") and all(r["BackoffRate"] >= 2 for r in task["Retry"]), name
+        assert task.get("Catch") and task["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_the_lock_is_released_whatever_fails(states) -> None:
+    """A failing notice still reaches a release; a failing release ends in a visible Fail state, not silence."""
+    for name in ("AcquireLock", "StartPipeline", "CheckPipeline", "CompareWithChampion", "Deploy", "Release"):
+        assert states[name]["Catch"][0]["Next"] == "NotifyFailure", name
+    assert states["NotifyFailure"]["Next"] == states["NotifyFailure"]["Catch"][0]["Next"] == "ReleaseAfterFailure"
     assert states["ReleaseAfterFailure"]["Next"] == "RetrainingFailed"
+    assert states["ReleaseAfterFailure"]["Catch"][0]["Next"] == "ReleaseFailed"
+    assert states["ReleaseFailed"]["Type"] == "Fail"
+    for notice in ("NotifyPromoted", "NotifyKept"):
+        assert states[notice]["Next"] == "Release", notice
+        assert states[notice]["Catch"][0]["Next"] == "ReleaseAfterNoticeFailed", notice
+    assert states["Release"]["Next"] == "Done"
+    assert states["ReleaseAfterNoticeFailed"]["Next"] == "NotificationFailed"
+    assert states["ReleaseAfterNoticeFailed"]["Catch"][0]["Next"] == "ReleaseFailed"
+    assert states["NotificationFailed"]["Type"] == "Fail"
+
+
+def test_the_state_machine_may_use_the_topic_key_through_sns_only(retraining) -> None:
+    """Issue #14 defect 3: publishing to the SSE-KMS topic needs kms:GenerateDataKey* and kms:Decrypt on its key."""
+    (topic,) = [r for r in retraining["Resources"].values() if r["Type"] == "AWS::SNS::Topic"]
+    key = topic["Properties"]["KmsMasterKeyId"]
+    (machine,) = [r for r in retraining["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    (policy,) = [
+        r["Properties"]["PolicyDocument"]
+        for r in retraining["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [{"Ref": role}]
+    ]
+    grants = [s for s in policy["Statement"] if s.get("Resource") == key]
+    assert len(grants) == 1
+    assert sorted(grants[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert grants[0]["Condition"] == {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}
 
 
 def test_logging_tracing_and_the_guard_table(retraining) -> None:

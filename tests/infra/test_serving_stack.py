@@ -221,3 +221,34 @@ def test_multi_model_option(mode_templates) -> None:
         if r["Type"] == "AWS::Lambda::Function" and "MULTI_MODEL_URL" in r["Properties"]["Environment"]["Variables"]
     ]  # fmt: skip
     assert len(deploy) == 1
+
+
+def test_batch_transform_failures_land_in_an_encrypted_queue(serving) -> None:
+    """Issue #14 defect 5: the batch function's asynchronous invocations have retries, a max age and an on-failure
+    destination (an encrypted queue)."""
+    functions = [k for k, v in serving["Resources"].items() if v["Type"] == "AWS::Lambda::Function"]
+    (batch,) = [k for k in functions if k.startswith("BatchTransformFunction")]
+    configs = [
+        r["Properties"]
+        for r in serving["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig" and r["Properties"]["FunctionName"] == {"Ref": batch}
+    ]
+    assert len(configs) == 1
+    config = configs[0]
+    assert config["MaximumRetryAttempts"] == 2 and config["MaximumEventAgeInSeconds"] == 6 * 3600
+    queue = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert serving["Resources"][queue]["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"
+
+
+def test_every_pass_role_grant_names_the_service(synthesized) -> None:
+    """Issue #14 defect 5: no role of the platform may pass a role to any service: iam:PassedToService on each."""
+    for name, template in synthesized.templates.items():
+        for logical, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Policy":
+                continue
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                if "iam:PassRole" in json.dumps(statement["Action"]):
+                    assert "iam:PassedToService" in statement.get("Condition", {}).get("StringEquals", {}), (
+                        name,
+                        logical,
+                    )

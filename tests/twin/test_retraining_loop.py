@@ -107,6 +107,7 @@ def run_loop(cloud: TwinCloud, name: str) -> tuple[dict[str, Any], list[str]]:
         "handler_errors": errors,
         "pipeline_failures": cloud.pipeline_failures,
         "tb": cloud.pipeline_tracebacks,
+        "iam": cloud.iam.report.lines() if cloud.iam else "not enforced",
     }
     return result, states
 
@@ -122,6 +123,8 @@ def test_better_challenger_is_approved_and_deployed(cloud: TwinCloud, tmp_path: 
     result, states = run_loop(cloud, "better")
     assert result["status"] == "SUCCEEDED", result["trace"]
     assert states[-3:] == ["NotifyPromoted", "Release", "Done"]
+    # Every handler, task and pipeline call ran under its role's synthesized policies, and none was refused.
+    assert cloud.iam is not None and cloud.iam.report.evaluated_calls > 0 and cloud.iam.report.denials == []
     (run,) = cloud.pipeline_runner.runs  # type: ignore[union-attr]
     assert package_status(cloud, run["package"]) == "Approved"
     assert desired_package(cloud) == run["package"] != old  # the deploy function made it the served package
