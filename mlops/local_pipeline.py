@@ -25,6 +25,7 @@ from mlops.governance.package import prepare as prepare_governance
 from mlops.local_registry import LocalRegistry
 from pipeline_code import baseline, evaluate, preprocess, train
 from pipeline_code.common import EVALUATION_FILE, DataError
+from pipeline_code.serving_code import serving_environment
 from pipeline_code.tables import iter_raw_chunks
 from stacks.config import PlatformConfig
 
@@ -66,8 +67,13 @@ def run_local_pipeline(
     registry: LocalRegistry | None = None,
     metadata: Mapping[str, str] | None = None,
     champion_model: Path | None = None,
+    container_environment: Mapping[str, str] | None = None,
 ) -> LocalRunResult:
-    """Run every step; bad input raises UserError naming the file or column."""
+    """Run every step; bad input raises UserError naming the file or column.
+
+    ``container_environment``: what Register records as the package container's environment (the twin passes its
+    synthesized definition's); by default the serving-code contract the definition uses (serving_environment).
+    """
     threshold = config.min_accuracy if min_accuracy is None else min_accuracy
     if not 0.0 <= threshold <= 1.0:
         raise UserError(f"--min-accuracy: must be between 0 and 1 (got {threshold})")
@@ -160,7 +166,14 @@ def run_local_pipeline(
     if accuracy > threshold:
         with _step("register", progress, seconds):
             # The Register step's CustomerMetadataProperties: the governance metadata (and, in the twin, the run).
-            registered = _register(config, paths, evaluation, registry, {**governance.metadata, **(metadata or {})})
+            registered = _register(
+                config,
+                paths,
+                evaluation,
+                registry,
+                {**governance.metadata, **(metadata or {})},
+                serving_environment() if container_environment is None else container_environment,
+            )
         message = f"registered {registered.model_package_arn} ({registered.approval_status})"
         arn, status = registered.model_package_arn, registered.approval_status
     else:
@@ -306,6 +319,7 @@ def _register(
     evaluation: dict[str, Any],
     registry: LocalRegistry | None,
     metadata: Mapping[str, str],
+    environment: Mapping[str, str],
 ) -> Any:
     from pipeline_code.definition import sklearn_image_uri, xgboost_image_uri
 
@@ -314,7 +328,8 @@ def _register(
     else:
         image = sklearn_image_uri(config.region, config.sklearn_framework_version)
     group, status = config.resource_name("models"), config.model_approval_status
+    args = (group, paths.model_archive, image, evaluation, status, metadata, paths.baseline_dir, environment)
     if registry is not None:  # a registry of a running moto session (the offline twin)
-        return registry.register(group, paths.model_archive, image, evaluation, status, metadata, paths.baseline_dir)
+        return registry.register(*args)
     with LocalRegistry(config.region, config.account) as own:
-        return own.register(group, paths.model_archive, image, evaluation, status, metadata, paths.baseline_dir)
+        return own.register(*args)

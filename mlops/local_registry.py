@@ -97,7 +97,9 @@ class LocalRegistry:
         approval_status: str,
         metadata: Mapping[str, str],
         baseline_dir: Path | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> RegisteredModel:
+        """``environment``: the package container's (the Register step's: SAGEMAKER_PROGRAM and its directory)."""
         existing = self._sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
         if not any(g["ModelPackageGroupName"] == group for g in existing):
             self._sagemaker.create_model_package_group(ModelPackageGroupName=group)
@@ -124,7 +126,9 @@ class LocalRegistry:
             ModelPackageGroupName=group,
             ModelPackageDescription=f"version {version}",
             InferenceSpecification={
-                "Containers": [{"Image": image_uri, "ModelDataUrl": model_data_url}],
+                "Containers": [
+                    {"Image": image_uri, "ModelDataUrl": model_data_url, "Environment": dict(environment or {})}
+                ],
                 "SupportedContentTypes": ["text/csv", "application/json"],
                 "SupportedResponseMIMETypes": ["application/json", "text/csv"],
             },

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline_code.serving_code import serving_environment
+
 # Set before the SDK is first imported anywhere in the process (it prints a banner at import otherwise).
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 for _noisy in (
@@ -59,7 +61,6 @@ class PipelineSpec:
     step_library_uri: str  # a zip with pipeline_code/ and drift_core/, put on PYTHONPATH of processing jobs
     step_library_file: str  # the zip's file name, as the job sees it
     training_source_uri: str  # sourcedir.tar.gz with train.py
-    inference_source_uri: str  # sourcedir.tar.gz with inference.py
     model_package_group: str
     target: str
     features: tuple[str, ...]
@@ -430,12 +431,13 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
         ),
     )
     image = model_image_uri(spec)
-    # The framework container reads the inference script from these variables; no model repacking is needed.
+    # The framework container imports inference.py from model.tar.gz's code/ (the training job packs it there):
+    # the package's models run with network isolation, which rules out an s3:// submit directory (serving_code).
     model = Model(
         image_uri=image,
         model_data=model_data,
         role=spec.role_arn,
-        env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": spec.inference_source_uri},
+        env=serving_environment(),
         sagemaker_session=session,
     )
     register = ModelStep(

@@ -1,8 +1,9 @@
 """Train step: fit a scikit-learn pipeline (imputation, scaling, one-hot encoding, classifier) and log to MLflow.
 
 Container contract (SageMaker Training, script mode): the training data in SM_CHANNEL_TRAIN, the model written to
-SM_MODEL_DIR (SageMaker packs it as model.tar.gz), hyperparameters as `--name value` arguments. MLflow is used
-when MLFLOW_TRACKING_URI is set: the ARN of the SageMaker managed tracking server in AWS, a sqlite store offline.
+SM_MODEL_DIR (SageMaker packs it as model.tar.gz; the serving code goes under its code/, see serving_code),
+hyperparameters as `--name value` arguments. MLflow is used when MLFLOW_TRACKING_URI is set: the ARN of the
+SageMaker managed tracking server in AWS, a sqlite store offline.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pipeline_code.common import (
     training_parser,
 )
 from pipeline_code.experiment_tracking import log_training_run
+from pipeline_code.serving_code import write_serving_code
 from pipeline_code.tables import read_table_dir
 
 
@@ -112,6 +114,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         "training_metrics": metrics,
     }
     (args.model_dir / MODEL_META_FILE).write_text(json.dumps(meta, indent=2))
+    # The serving code goes into model.tar.gz: an isolated endpoint has no other way to get it.
+    write_serving_code(args.model_dir)
     print(json.dumps({"train": {"rows": len(frame), **metrics, "mlflow_run_id": run_id}}), file=sys.stdout)
     return 0
 

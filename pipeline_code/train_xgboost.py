@@ -39,6 +39,7 @@ import pandas as pd
 
 from pipeline_code.common import MODEL_META_FILE, DataError, run_main, training_parser
 from pipeline_code.experiment_tracking import log_training_run
+from pipeline_code.serving_code import write_serving_code
 from pipeline_code.tables import read_table_dir, table_files
 
 XGBOOST_MODEL_FILE = "xgboost-model.json"
@@ -335,6 +336,8 @@ def write_model(
         "training_metrics": metrics,
     }
     (args.model_dir / MODEL_META_FILE).write_text(json.dumps(meta, indent=2))
+    # The serving code goes into model.tar.gz: an isolated endpoint has no other way to get it.
+    write_serving_code(args.model_dir)
     print(json.dumps({"train": {"rows": rows, **metrics, "mlflow_run_id": run_id}}), file=sys.stdout)
 
 

@@ -129,7 +129,6 @@ class BuildStack(cdk.Stack):
             **{f"{script_id(name)}Key": asset.s3_object_key for name, asset in code.scripts.items()},
             "LibraryKey": code.library.s3_object_key,
             "TrainingSourceKey": code.training_source.s3_object_key,
-            "InferenceSourceKey": code.inference_source.s3_object_key,
         }
         spec = PipelineSpec(
             pipeline_name=config.resource_name("build"),
@@ -143,7 +142,6 @@ class BuildStack(cdk.Stack):
             step_library_uri="s3://${AssetBucket}/${LibraryKey}",
             step_library_file="${LibraryKey}",
             training_source_uri="s3://${AssetBucket}/${TrainingSourceKey}",
-            inference_source_uri="s3://${AssetBucket}/${InferenceSourceKey}",
             model_package_group=self.model_package_group_name,
             target=config.target_column,
             features=config.feature_names,

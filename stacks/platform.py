@@ -55,7 +55,6 @@ def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
         capture_bucket=data.capture_bucket,
         model_package_group_name=build.model_package_group_name,
         approved_package=build.approved_package,
-        inference_source_url=build.step_code.inference_source.s3_object_url,
         env=env,
         description="MLOps serving: endpoint for the approved model, blue/green deploy path, auto scaling",
     )

@@ -27,6 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from pipeline_code.serving_code import serving_environment
 from stacks.build_stack import PIPELINE_PREFIX, cached_sklearn_image, cached_xgboost_image
 from stacks.config import PlatformConfig
 from stacks.constructs.approved_package import resolve_approved_package
@@ -58,7 +59,6 @@ class ServingStack(cdk.Stack):
         capture_bucket: s3.IBucket,
         model_package_group_name: str,
         approved_package: ssm.IStringParameter,
-        inference_source_url: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -76,7 +76,7 @@ class ServingStack(cdk.Stack):
             self.triton_endpoint = self._triton(config, key, artifact_bucket, capture_bucket)
             self.endpoint = self.triton_endpoint.endpoint
         else:
-            self.endpoint = self._endpoint(config, key, capture_bucket, artifact_bucket, inference_source_url)
+            self.endpoint = self._endpoint(config, key, capture_bucket, artifact_bucket)
         if config.serving_mode in ("realtime", "multi_model", "triton"):
             # The Triton endpoint exists before any model, so its scaling does too (no "has a model" condition).
             self._autoscaling(config, conditional=not self.triton)
@@ -104,11 +104,10 @@ class ServingStack(cdk.Stack):
         key: kms.IKey,
         capture_bucket: s3.IBucket,
         artifact_bucket: s3.IBucket,
-        inference_source_url: str,
     ) -> sagemaker.CfnEndpoint:
         """The endpoint of the realtime, serverless, async and multi_model modes (the model container's image)."""
         model = (
-            self._multi_model(config, artifact_bucket, inference_source_url)
+            self._multi_model(config, artifact_bucket)
             if self.multi_model
             else sagemaker.CfnModel(
                 self,
@@ -138,13 +137,13 @@ class ServingStack(cdk.Stack):
                 resource.cfn_options.condition = self.has_model
         return endpoint
 
-    def _multi_model(
-        self, config: PlatformConfig, artifact_bucket: s3.IBucket, inference_source_url: str
-    ) -> sagemaker.CfnModel:
+    def _multi_model(self, config: PlatformConfig, artifact_bucket: s3.IBucket) -> sagemaker.CfnModel:
         """One endpoint, many model versions: the container loads `<prefix>/<version>.tar.gz` per TargetModel.
 
         The deploy function adds an approved package by copying its model.tar.gz under the prefix (no stack
-        update); the inference code is the same inference.py as every other serving mode.
+        update); the inference code is the same inference.py as every other serving mode, from each archive's
+        code/ (the multi-model server puts `<model dir>/code` on PYTHONPATH: sagemaker-inference-toolkit
+        DefaultHandlerService.initialize), so this model needs no network either.
         """
         self.multi_model_url = artifact_bucket.s3_url_for_object(f"{MULTI_MODEL_PREFIX}/")
         return sagemaker.CfnModel(
@@ -159,13 +158,14 @@ class ServingStack(cdk.Stack):
                 ),
                 mode="MultiModel",
                 model_data_url=self.multi_model_url,
-                environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": inference_source_url},
+                environment=serving_environment(),
             ),
+            enable_network_isolation=True,
         )
 
     def _model_role(self, key: kms.IKey, artifact_bucket: s3.IBucket, group: str) -> iam.Role:
         role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-        artifact_bucket.grant_read(role)  # model.tar.gz and the inference source live under the artifact bucket
+        artifact_bucket.grant_read(role)  # model.tar.gz, with the serving code under code/
         key.grant_decrypt(role)
         role.add_to_policy(
             iam.PolicyStatement(

@@ -50,11 +50,14 @@ class _Alarm(Exception):
 class Deployment:
     """Runs one update in a background thread; ``wait`` returns its :class:`DeploymentResult`."""
 
-    def __init__(self, endpoint: Endpoint, model_dir: Path, policy: BlueGreenPolicy) -> None:
+    def __init__(
+        self, endpoint: Endpoint, model_dir: Path, policy: BlueGreenPolicy, inference_path: Path | None = None
+    ) -> None:
         # Validate the routing before anything loads, so a bad policy fails the call, not the thread.
         self._steps = policy.traffic_routing.steps()
         self.endpoint = endpoint
         self.model_dir = model_dir
+        self.inference_path = inference_path
         self.policy = policy
         self.result = DeploymentResult(DeploymentStatus.IN_PROGRESS)
         self._started = time.monotonic()
@@ -87,7 +90,7 @@ class Deployment:
         blue = self.endpoint.routing.blue
         self._log(f"loading green from {self.model_dir}")
         try:
-            green = self.endpoint.load_fleet(self.model_dir, self.policy.warmup_rounds)
+            green = self.endpoint.load_fleet(self.model_dir, self.policy.warmup_rounds, self.inference_path)
         except Exception as exc:
             self._finish(DeploymentStatus.FAILED, f"green fleet did not become healthy: {exc}")
             return

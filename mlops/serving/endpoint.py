@@ -70,9 +70,12 @@ class Endpoint:
         self.capture = DataCapture(capture) if capture else None
 
     # -- fleets and routing -------------------------------------------------------------------------------
-    def load_fleet(self, model_dir: Path, warmup_rounds: int) -> Fleet:
-        """Load and warm a model before it takes traffic (SageMaker's green fleet passing health checks)."""
-        handler = ModelHandler(model_dir, self.inference_path)
+    def load_fleet(self, model_dir: Path, warmup_rounds: int, inference_path: Path | None = None) -> Fleet:
+        """Load and warm a model before it takes traffic (SageMaker's green fleet passing health checks).
+
+        ``inference_path``: the model's own serving code (framework_container); the endpoint's by default.
+        """
+        handler = ModelHandler(model_dir, inference_path or self.inference_path)
         handler.warm_up(warmup_rounds)
         fleet = Fleet(f"{self.variant_name}-{next(self._generation)}", handler)
         self._history.append(fleet)
@@ -129,13 +132,15 @@ class Endpoint:
             fleet.metrics.end(time.perf_counter() - start, status)
 
     # -- deployments and counters -------------------------------------------------------------------------
-    def deploy(self, model_dir: Path, policy: BlueGreenPolicy | None = None) -> Deployment:
+    def deploy(
+        self, model_dir: Path, policy: BlueGreenPolicy | None = None, inference_path: Path | None = None
+    ) -> Deployment:
         """Start a blue/green deployment of ``model_dir`` in the background; see :class:`Deployment`."""
         with self._deploy_lock:
             current = self._deployment
             if current is not None and not current.done:
                 raise DeploymentInProgressError(f"a deployment to {self.name} is already in progress")
-            deployment = Deployment(self, Path(model_dir), policy or BlueGreenPolicy())
+            deployment = Deployment(self, Path(model_dir), policy or BlueGreenPolicy(), inference_path)
             self._deployment = deployment
         deployment.start()
         return deployment

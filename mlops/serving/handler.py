@@ -38,7 +38,11 @@ class Response:
 
 
 def load_inference_module(path: Path = INFERENCE_PATH) -> ModuleType:
-    """Load (once per path) the serving functions file as a module."""
+    """Load (once per path) the serving functions file as a module.
+
+    Its folder leads sys.path while it is imported, as the container puts the submit directory on the path, so
+    modules packed next to it are found (a module this process imported already is reused, though).
+    """
     name = f"{_MODULE_NAME}_{abs(hash(str(path.resolve())))}"
     if name in sys.modules:
         return sys.modules[name]
@@ -48,11 +52,14 @@ def load_inference_module(path: Path = INFERENCE_PATH) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     # Registered before exec so dataclasses in the file can resolve their own module.
     sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[name]
         raise
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 

@@ -19,6 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from pipeline_code.serving_code import write_serving_code
+
 FEATURES = ["student", "balance", "income"]
 NUMERIC = ["balance", "income"]
 CATEGORICAL = ["student"]
@@ -53,7 +55,7 @@ def build_pipeline(c: float = 1.0, broken: bool = False) -> Pipeline:
 
 
 def write_model_dir(out_dir: Path, version: str, data: pd.DataFrame, c: float = 1.0, broken: bool = False) -> Path:
-    """Fit and write ``model.joblib`` + ``model_meta.json`` into ``out_dir``; return ``out_dir``."""
+    """Fit and write ``model.joblib``, ``model_meta.json`` and ``code/`` into ``out_dir``; return ``out_dir``."""
     train = data[data["student"] == "No"] if broken else data
     pipeline = build_pipeline(c=c, broken=broken).fit(train[FEATURES], train[TARGET])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,4 +70,5 @@ def write_model_dir(out_dir: Path, version: str, data: pd.DataFrame, c: float = 
         "model_version": version,
     }
     (out_dir / "model_meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    write_serving_code(out_dir)  # as train.py leaves it: the serving code under code/
     return out_dir

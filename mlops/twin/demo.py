@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from mlops.aws_rules.interception import enforcing
 from mlops.sample_data import load_dataset
 from mlops.serving import BlueGreenPolicy, CaptureConfig, RoutingType, TrafficRouting
 from mlops.serving.loadgen import LoadReport, run_load
@@ -38,10 +39,12 @@ from mlops.twin.demo_text import compact_states, short_arn, step_line
 from mlops.twin.emf import capture_emf, put_emf
 from mlops.twin.endpoint_sync import EndpointSync, SyncResult
 from mlops.twin.events import EventRouter, new_event
+from mlops.twin.model_containers import ModelRequests
 from mlops.twin.pipeline_runner import TwinPipelineRunner
 from mlops.twin.synth import synth_twin, twin_context
 from mlops.twin.templates import Assembly
 from mlops.twin.traffic import TARGET, DriftStory, Population, requests, scored_captures
+from mlops.twin.transform import LocalTransform
 from stacks.config import PlatformConfig, load_config
 
 Progress = Callable[[str], None]
@@ -130,6 +133,9 @@ class _Story:
     def run(self) -> None:
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(self.cloud.running())
+        # moto keeps no EnableNetworkIsolation or container environment of CreateModel: the transform needs both.
+        self.models = ModelRequests()
+        self._stack.enter_context(enforcing(self.models.record))
         runner = TwinPipelineRunner(self.cloud, self.config, self.result.run_dir / "pipeline")
         self.cloud.pipeline_runner = runner
         self.runner = runner
@@ -421,12 +427,19 @@ class _Story:
             if delivery.error:
                 self.result.reasons.append(f"batch transform: {delivery.error}")
             else:
-                self.result.batch_transform_job = str((delivery.result or {}).get("transform_job", ""))
-                self._note(
-                    len(self.result.steps),
-                    f"batch file {BATCH_KEY} -> transform job {self.result.batch_transform_job}",
-                    when,
-                )
+                self.result.batch_transform_job = job = str((delivery.result or {}).get("transform_job", ""))
+                self._note(len(self.result.steps), f"batch file {BATCH_KEY} -> transform job {job}", when)
+                if job:
+                    self._run_transform(job, when)
+
+    def _run_transform(self, job: str, when: datetime) -> None:
+        """moto accepts the job and scores nothing: run it as SageMaker would (the model's container contract)."""
+        run = LocalTransform(self.cloud, self.models, self.result.run_dir / "transform").run(job)
+        if run.status != "Completed":
+            self.result.reasons.append(f"batch transform job {job} failed: {run.failure_reason}")
+            return
+        self.result.batch_transform_records = run.records
+        self._note(len(self.result.steps), f"transform job {job}: {run.records} records -> {run.outputs[0]}", when)
 
     def _join_pipelines(self) -> None:
         for thread in list(self.cloud.pipeline_threads):

@@ -96,6 +96,7 @@ class DemoResult:
     handlers_deployed: list[str] = field(default_factory=list)
     handlers_called: list[str] = field(default_factory=list)
     batch_transform_job: str = ""
+    batch_transform_records: int = 0  # records the local transform scored with the package's own serving code
     min_accuracy: float = 0.0
     approval_step: int | None = None  # when the retraining approved its challenger (the desired package changed)
     reasons: list[str] = field(default_factory=list)  # why the story did not complete (empty: it did)
@@ -145,6 +146,7 @@ class DemoResult:
             "handlers_called": self.handlers_called,
             "retraining_states": self.retraining_states,
             "batch_transform_job": self.batch_transform_job,
+            "batch_transform_records": self.batch_transform_records,
             "report": str(self.report) if self.report else None,
             "run_dir": str(self.run_dir),
             "seconds": round(self.seconds, 1),

@@ -2,8 +2,11 @@
 
 In AWS, the deploy function writes the desired package to SSM and updates the serving stack; CloudFormation then
 updates the endpoint blue/green. Offline, `sync()` reads the same SSM parameter, fetches the package's model
-artifact from (moto's) S3 and performs the local endpoint's blue/green deployment; a rollback is reported the way
-CloudFormation would report it (an UPDATE_ROLLBACK_COMPLETE stack event for the deploy function).
+artifact from (moto's) S3, starts it as the framework container would (the package's SAGEMAKER_PROGRAM and
+SAGEMAKER_SUBMIT_DIRECTORY, the serving model's network isolation: mlops.serving.framework_container) and performs
+the local endpoint's blue/green deployment; a rollback is reported the way CloudFormation would report it (an
+UPDATE_ROLLBACK_COMPLETE stack event for the deploy function). A package whose container cannot start fails the
+first start ("failed": CloudFormation's create fails on the endpoint's health check) or rolls the update back.
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from mlops.serving import BlueGreenPolicy, CaptureConfig, EndpointServer
 from mlops.serving.deployment import DeploymentStatus
+from mlops.serving.framework_container import ContainerStartError, StartedContainer, start_container
+from mlops.serving.handler import ModelLoadError
 from mlops.twin.cloud import TwinCloud
-from pipeline_code.common import safe_extract
+from mlops.twin.model_containers import download, package_container, serving_model
 
 NO_MODEL = "none"
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    action: str  # "unchanged" | "started" | "deployed" | "rolled_back" | "no_model"
+    action: str  # "unchanged" | "started" | "deployed" | "rolled_back" | "no_model" | "failed"
     package_arn: str
     detail: str = ""
 
@@ -49,12 +53,23 @@ class EndpointSync:
             return self._record(SyncResult("unchanged", desired))
         if desired == NO_MODEL:
             return self._record(SyncResult("no_model", desired, "no approved package yet"))
-        model_dir = self._fetch(desired)
+        try:
+            container = self._fetch(desired)
+        except ContainerStartError as exc:
+            if self.server is None:
+                return self._record(SyncResult("failed", desired, str(exc)))
+            return self._record(SyncResult("rolled_back", self.served, f"green fleet did not become healthy: {exc}"))
         if self.server is None:
-            self.server = EndpointServer.start(model_dir, port=0, capture=self.capture)
+            try:
+                self.server = EndpointServer.start(
+                    container.model_dir, port=0, capture=self.capture, inference_path=container.program
+                )
+            except ModelLoadError as exc:
+                return self._record(SyncResult("failed", desired, str(exc)))
             self.served = desired
             return self._record(SyncResult("started", desired))
-        result = self.server.endpoint.deploy(model_dir, self.policy).wait(timeout_s)
+        deployment = self.server.endpoint.deploy(container.model_dir, self.policy, container.program)
+        result = deployment.wait(timeout_s)
         if result.status is DeploymentStatus.SUCCEEDED:
             self.served = desired
             return self._record(SyncResult("deployed", desired, result.reason or ""))
@@ -73,15 +88,15 @@ class EndpointSync:
             self.server.stop()
             self.server = None
 
-    def _fetch(self, package_arn: str) -> Path:
-        package = self.cloud.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
-        url = urlparse(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    def _fetch(self, package_arn: str) -> StartedContainer:
+        isolated, environment = serving_model(self.cloud)
+        definition = package_container(self.cloud.client("sagemaker"), package_arn, isolated, environment)
         target = self._models / package_arn.rsplit("/", 1)[-1]
         target.mkdir(parents=True, exist_ok=True)
         archive = target / "model.tar.gz"
-        self.cloud.client("s3").download_file(url.netloc, url.path.lstrip("/"), str(archive))
-        safe_extract(archive, target)
-        return target
+        s3 = self.cloud.client("s3")
+        download(s3, definition.model_data_url, archive)
+        return start_container(definition, archive, target, lambda uri, path: download(s3, uri, path))
 
     def _record(self, result: SyncResult) -> SyncResult:
         self.history.append(result)

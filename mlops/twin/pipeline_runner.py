@@ -2,7 +2,8 @@
 
 The parameters come from the synthesized definition (its defaults, overridden by the execution's), the raw data
 from the S3 prefix its `InputDataUri` names, and the steps are the pipeline's own scripts (mlops.local_pipeline).
-A model that passes the gate is registered in moto's registry with the execution's ARN, as the Register step does.
+A model that passes the gate is registered in moto's registry with the execution's ARN and the Register step's
+container environment (from the synthesized definition), as the Register step does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mlops.aws_rules.principals import acting_as, tag_client, untracked
 from mlops.local_pipeline import run_local_pipeline
 from mlops.local_registry import LocalRegistry
 from mlops.twin.cloud import TwinCloud
+from mlops.twin.model_containers import register_environment
 from stacks.build_stack import PIPELINE_PREFIX
 from stacks.config import PlatformConfig
 
@@ -39,7 +41,8 @@ class TwinPipelineRunner:
         return dict(json.loads(self.cloud.resolver.resolve(stack, body)))
 
     def __call__(self, execution_arn: str, overrides: dict[str, str]) -> None:
-        parameters = {p["Name"]: p.get("DefaultValue") for p in self.definition()["Parameters"]}
+        definition = self.definition()
+        parameters = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
         parameters.update(overrides)
         run_dir = self.work_dir / execution_arn.rsplit("/", 1)[-1]
         pipeline_role, job_role = self.roles()
@@ -63,6 +66,7 @@ class TwinPipelineRunner:
                 tracking_uri=f"sqlite:///{self.work_dir / 'mlflow.db'}",
                 champion_model=self._champion(str(parameters.get("ChampionModelDataUri", "none")), run_dir),
                 metadata={"pipeline_execution_arn": execution_arn},
+                container_environment=register_environment(definition),
             )  # fmt: skip
         self.runs.append({"execution": execution_arn, "accuracy": result.accuracy, "package": result.model_package_arn})
         if not result.registered:

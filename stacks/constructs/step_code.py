@@ -3,8 +3,9 @@
 - one file asset per processing script (SageMaker Processing takes a single script as `code`);
 - a zip of the importable packages the scripts share (`pipeline_code/`, `drift_core/`); the processing jobs put the
   zip itself on PYTHONPATH, which Python imports from directly (zipimport);
-- two `sourcedir.tar.gz` archives, the layout the SageMaker framework containers expect for script mode: one
-  for training (train.py, its requirements and shared modules), one for inference (inference.py).
+- a `sourcedir.tar.gz` archive, the layout the SageMaker framework containers expect for script mode: the
+  training entry points, their requirements and the shared modules. There is no inference archive: training packs
+  the serving code into model.tar.gz (pipeline_code/serving_code.py), since isolated models cannot download one.
 
 The archives are built at synth time, byte-for-byte reproducible (sorted entries, zeroed times and owners), so
 the asset hash, and with it the pipeline definition, changes only when the code does.
@@ -67,10 +68,6 @@ class StepCode(Construct):
         self.training_source = s3_assets.Asset(
             self, "TrainingSource", path=str(write_tarball(build_dir / "training_source.tar.gz", training))
         )
-        inference = {"inference.py": (PIPELINE_CODE / "inference.py").read_bytes()}
-        self.inference_source = s3_assets.Asset(
-            self, "InferenceSource", path=str(write_tarball(build_dir / "inference_source.tar.gz", inference))
-        )
 
     @property
     def library_file_name(self) -> str:
@@ -78,7 +75,7 @@ class StepCode(Construct):
         return self.library.s3_object_key
 
     def all_assets(self) -> Iterable[s3_assets.Asset]:
-        return [*self.scripts.values(), self.library, self.training_source, self.inference_source]
+        return [*self.scripts.values(), self.library, self.training_source]
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
         """Read access to exactly these asset objects (asset.grant_read would open the whole asset bucket)."""

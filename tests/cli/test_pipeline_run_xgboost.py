@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ def test_xgboost_engine_on_two_workers_passes_the_gate_and_registers(
     meta = json.loads((Path(result["work_dir"]) / "train" / "model" / "model_meta.json").read_text())
     assert meta["engine"] == "xgboost" and meta["workers"]["count"] == 2
     assert all(rows > 0 for rows in meta["workers"]["rows_per_worker"])
+    # The leader packs the serving code next to the booster, as the training job's model.tar.gz carries it.
+    with tarfile.open(result["model_archive"]) as tar:
+        assert "code/inference.py" in tar.getnames()
     # Lineage records the engine, the workers and the hyperparameters the model was trained with.
     training = result["lineage"]["training"]
     assert training["engine"] == "xgboost" and training["workers"]["count"] == 2

@@ -25,7 +25,6 @@ def spec() -> PipelineSpec:
         step_library_uri="s3://a/lib.zip",
         step_library_file="lib.zip",
         training_source_uri="s3://a/t.tar.gz",
-        inference_source_uri="s3://a/i.tar.gz",
         model_package_group="g",
         target="default",
         features=("a", "b"),

@@ -126,7 +126,8 @@ def test_both_workers_took_part_each_on_its_own_shards(
 
 def test_only_the_leader_writes_the_model(one_and_two: tuple[DistributedResult, DistributedResult]) -> None:
     _, double = one_and_two
-    assert sorted(p.name for p in double.model_dir.iterdir()) == ["model_meta.json", "xgboost-model.json"]
+    # code/: the serving code the leader packs with the model (pipeline_code/serving_code.py)
+    assert sorted(p.name for p in double.model_dir.iterdir()) == ["code", "model_meta.json", "xgboost-model.json"]
 
 
 def test_shard_by_s3_key_deals_files_round_robin() -> None:
