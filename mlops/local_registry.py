@@ -134,7 +134,8 @@ class LocalRegistry:
             },
             ModelMetrics=metrics,
             ModelApprovalStatus=approval_status,
-            CustomerMetadataProperties=dict(metadata),
+            # An empty map is outside the API's constraints (1-50 entries): no metadata means the key is left out.
+            **({"CustomerMetadataProperties": dict(metadata)} if metadata else {}),
         )
         arn = response["ModelPackageArn"]
         status = self._sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
