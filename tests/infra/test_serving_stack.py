@@ -35,10 +35,14 @@ def test_the_stack_resolves_the_approved_package_from_ssm_on_every_deploy(servin
     model = _only(serving, "AWS::SageMaker::Model")["Properties"]
     assert model["Containers"] == [{"ModelPackageName": {"Ref": "ApprovedModelPackageArn"}}]
     assert serving["Outputs"]["DeployedModelPackageArn"]["Value"] == {"Ref": "ApprovedModelPackageArn"}
-    # The desired-state parameter starts as "none" in the build stack; its properties never change afterwards.
-    Template.from_json(synthesized.template("-build")).has_resource_properties(
-        "AWS::SSM::Parameter", {"Name": CONFIG.approved_package_parameter, "Value": "none", "Type": "String"}
+    # The desired-state parameter is created once with "none" by the build stack (never updated: see
+    # tests/twin/test_desired_state_ownership.py).
+    (creator,) = (
+        Template.from_json(synthesized.template("-build")).find_resources("Custom::DesiredModelPackage").values()
     )
+    create = json.loads(creator["Properties"]["Create"])
+    assert (create["action"], create["parameters"]["Name"]) == ("putParameter", CONFIG.approved_package_parameter)
+    assert (create["parameters"]["Value"], create["parameters"]["Overwrite"]) == ("none", False)
 
 
 def test_without_an_approved_package_no_model_or_endpoint_is_created(serving) -> None:
