@@ -57,6 +57,12 @@ class Review:
 
 REVIEWS: tuple[Review, ...] = (
     Review(
+        r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(endpoint-config|model)/\*",
+        "Describe-only reads (DescribeEndpointConfig, DescribeModel) of the deploy/drift functions' live-endpoint "
+        "check: CloudFormation generates the serving stack's model and endpoint-config names, so the live ones "
+        "cannot be named in advance.",
+    ),
+    Review(
         r"Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List|PutObjectLegalHold|PutObjectRetention|"
         r"PutObjectTagging|PutObjectVersionTagging)\*",
         "Action groups of CDK's bucket.grant_read/grant_read_write, applied only to the platform's own buckets "
