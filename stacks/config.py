@@ -120,7 +120,9 @@ class PlatformConfig:
     drift_check_rate_minutes: int = 60
 
     # Watch: monitoring
-    model_monitor_enabled: bool = True  # SageMaker Model Monitor schedules; the drift Lambda runs either way
+    # SageMaker Model Monitor "is no longer open to new customers" (AWS documentation notice): off by default, on for
+    # accounts that have it. The drift function is the detector the retraining loop relies on either way.
+    model_monitor_enabled: bool = False
     monitoring_instance_type: str = "ml.m5.large"
     ground_truth_prefix: str = "ground-truth"  # capture bucket prefix of ground-truth labels (model quality)
     drift_lookback_hours: int = 24  # capture files older than this are not analysed
