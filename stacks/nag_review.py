@@ -27,6 +27,8 @@ UNSCOPED_ACTIONS = frozenset(
     {
         "ecr:GetAuthorizationToken",
         "cloudwatch:PutMetricData",
+        # Composite alarms are readable only with DescribeAlarms scoped to * (CloudWatch API Reference)
+        "cloudwatch:DescribeAlarms",
         # X-Ray tracing
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
