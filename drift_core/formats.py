@@ -20,7 +20,6 @@ import numpy as np
 from drift_core.baseline import Accumulator, Baseline, Thresholds
 from drift_core.binning import BinIndex, make_binner
 from drift_core.categorical import CategoricalAccumulator
-from drift_core.distances import decile_groups
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 EXTENSION = "mlops_drift"
@@ -91,20 +90,44 @@ def _num(x: float | None) -> float:
     return float(x) if x is not None and math.isfinite(x) else 0.0
 
 
+MODEL_MONITOR_BUCKETS = 10
+
+
 def _kll(acc: NumericAccumulator) -> dict[str, Any]:
-    """Decile buckets with exact counts, and a one-level sketch of ~1000 quantiles of equal weight."""
-    counts = acc.counts
+    """Model Monitor's own bucket layout: equal-width buckets from min to max (10, as its analyzer writes them).
+
+    Model Monitor's analyzer compares its own statistics with these buckets, so they follow its layout, not our
+    decile grid (which stays under `mlops_drift`). Counts come from the binned distribution: exact where a bucket
+    bound falls on one of our bin edges, otherwise split linearly inside the bin (an error of at most one bin's
+    mass per bound); they sum to num_present. The sketch is one level of ~1000 equal-weight quantiles of that
+    distribution, not the compactor levels of a KLL sketch streamed over the raw values.
+    """
     if acc.present == 0:
         return {"buckets": [], "sketch": {"parameters": KLL_PARAMETERS, "data": [[]]}}
-    starts = decile_groups(counts)
-    sums = np.add.reduceat(counts, starts)
-    bounds = _bin_bounds(acc)
+    low, high = float(acc.minimum), float(acc.maximum)
+    bounds = np.linspace(low, high, MODEL_MONITOR_BUCKETS + 1) if high > low else np.array([low, high])
+    bins = np.array(_bin_bounds(acc))
+    cum = np.concatenate(([0.0], np.cumsum(acc.counts, dtype=np.float64)))
+    xs = np.concatenate(([bins[0, 0]], bins[:, 1]))
+    # Our bins are left-closed, so the binned CDF at an edge counts the values below it, as Model Monitor's (and
+    # numpy's) buckets do; integers below a fractional bound are the integers below its ceiling.
+    inner = np.ceil(bounds[1:-1]) if acc.all_integral else bounds[1:-1]
+    below = np.concatenate(([0.0], np.interp(inner, xs, cum), [float(acc.present)]))
+    counts = _whole_counts(np.diff(below), acc.present)
     buckets = [
-        {"lower_bound": bounds[s][0], "upper_bound": bounds[e - 1][1], "count": float(c)}
-        for s, e, c in zip(starts, [*starts[1:].tolist(), counts.size], sums, strict=True)
-        if c > 0
+        {"lower_bound": float(lo), "upper_bound": float(hi), "count": float(c)}
+        for lo, hi, c in zip(bounds[:-1], bounds[1:], counts, strict=True)
     ]
     return {"buckets": buckets, "sketch": {"parameters": KLL_PARAMETERS, "data": [_quantiles(acc).tolist()]}}
+
+
+def _whole_counts(mass: np.ndarray, total: int) -> np.ndarray:
+    """Round fractional bucket masses to whole counts that sum to `total` (largest remainders get the rest)."""
+    scaled = mass * (total / mass.sum()) if mass.sum() > 0 else np.zeros_like(mass)
+    counts = np.floor(scaled).astype(np.int64)
+    order = np.argsort(-(scaled - counts), kind="stable")
+    counts[order[: total - int(counts.sum())]] += 1
+    return counts
 
 
 def _bin_bounds(acc: NumericAccumulator) -> list[tuple[float, float]]:

@@ -14,13 +14,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri, xgboost_image_uri
 from stacks.code_version import code_version
 from stacks.config import PlatformConfig, config_sha256
-from stacks.constructs.approved_package import NO_MODEL
+from stacks.constructs.approved_package import DesiredState
 from stacks.constructs.sagemaker_grants import grant_image_pull
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
 from stacks.constructs.sdk_cache import cached
@@ -53,14 +52,18 @@ class BuildStack(cdk.Stack):
             model_package_group_name=self.model_package_group_name,
             model_package_group_description=f"{config.project_name}: models that passed the accuracy gate",
         )
-        # The model package the endpoint serves (desired state). The deploy function owns its value after creation:
-        # CloudFormation rewrites it only if this resource's properties change, so they must stay as they are.
-        self.approved_package = ssm.StringParameter(
+        # The model package the endpoint serves (desired state): created once with "none", owned by the deploy
+        # function afterwards (see stacks/constructs/approved_package.py for why it is not an AWS::SSM::Parameter).
+        self.desired_state = DesiredState(self, "ApprovedModelPackage", config=config)
+        self.approved_package = self.desired_state.parameter
+        # Stacks deployed before the desired state moved here import the old parameter's name through this export;
+        # CloudFormation refuses to delete an export in use, and the value (the name) is unchanged. Drop it once no
+        # deployed serving/monitoring/retraining stack imports it (see docs/deploy-path.md, "Upgrading").
+        cdk.CfnOutput(
             self,
-            "ApprovedModelPackage",
-            parameter_name=config.approved_package_parameter,
-            string_value=NO_MODEL,
-            description="ARN of the approved model package the endpoint serves; 'none' until the first approval",
+            "LegacyApprovedPackageExport",
+            value=config.approved_package_parameter,
+            export_name=f"{self.stack_name}:ExportsOutputRefApprovedModelPackage7E142123ED1D0E5C",
         )
         # serving_mode "triton" adds the PackageTriton step's script (readable by the job role, like the others).
         triton = config.serving_mode == "triton"

@@ -113,6 +113,7 @@ class PlatformConfig:
     retraining_min_improvement: float = 0.0
     retraining_poll_seconds: int = 60
     retraining_timeout_hours: float = 6.0
+    retraining_recheck_minutes: int = 60  # while the model-degraded alarm stays in ALARM, start the loop this often
 
     # Data retention and schedules
     capture_retention_days: int = 90
@@ -120,7 +121,9 @@ class PlatformConfig:
     drift_check_rate_minutes: int = 60
 
     # Watch: monitoring
-    model_monitor_enabled: bool = True  # SageMaker Model Monitor schedules; the drift Lambda runs either way
+    # SageMaker Model Monitor "is no longer open to new customers" (AWS documentation notice): off by default, on for
+    # accounts that have it. The drift function is the detector the retraining loop relies on either way.
+    model_monitor_enabled: bool = False
     monitoring_instance_type: str = "ml.m5.large"
     ground_truth_prefix: str = "ground-truth"  # capture bucket prefix of ground-truth labels (model quality)
     drift_lookback_hours: int = 24  # capture files older than this are not analysed
@@ -283,6 +286,7 @@ def _validate(c: PlatformConfig) -> None:
     check(0 <= c.retraining_min_improvement < 1, "retraining_min_improvement", "must be in [0, 1)")
     check(1 <= c.retraining_poll_seconds <= 3600, "retraining_poll_seconds", "must be between 1 and 3600")
     check(0.1 <= c.retraining_timeout_hours <= 48, "retraining_timeout_hours", "must be between 0.1 and 48")
+    check(5 <= c.retraining_recheck_minutes <= 1440, "retraining_recheck_minutes", "must be between 5 and 1440")
     check(c.capture_retention_days >= 1, "capture_retention_days", "must be at least 1")
     check(c.access_log_retention_days >= 1, "access_log_retention_days", "must be at least 1")
     check(1 <= c.drift_check_rate_minutes <= 1440, "drift_check_rate_minutes", "must be between 1 and 1440")

@@ -166,6 +166,14 @@ class MonitoringStack(cdk.Stack):
                 resources=[self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
             )
         )
+        # Which package served the captured requests: the live endpoint -> config -> model chain (generated names).
+        live = {"endpoint": self.endpoint_name, "endpoint-config": "*", "model": "*"}
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                resources=[self.format_arn(service="sagemaker", resource=k, resource_name=v) for k, v in live.items()],
+            )
+        )
         capture_bucket.grant_read(role, f"{capture_prefix}/*")
         capture_bucket.grant_read(role, f"{config.ground_truth_prefix}/*")
         # Markers: written once per file, read back for the predictions that ground truth is joined with.

@@ -27,6 +27,8 @@ UNSCOPED_ACTIONS = frozenset(
     {
         "ecr:GetAuthorizationToken",
         "cloudwatch:PutMetricData",
+        # Composite alarms are readable only with DescribeAlarms scoped to * (CloudWatch API Reference)
+        "cloudwatch:DescribeAlarms",
         # X-Ray tracing
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
@@ -56,6 +58,12 @@ class Review:
 
 
 REVIEWS: tuple[Review, ...] = (
+    Review(
+        r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(endpoint-config|model)/\*",
+        "Describe-only reads (DescribeEndpointConfig, DescribeModel) of the deploy/drift functions' live-endpoint "
+        "check: CloudFormation generates the serving stack's model and endpoint-config names, so the live ones "
+        "cannot be named in advance.",
+    ),
     Review(
         r"Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List|PutObjectLegalHold|PutObjectRetention|"
         r"PutObjectTagging|PutObjectVersionTagging)\*",

@@ -73,6 +73,9 @@ def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
         env=env,
         description="MLOps monitoring: drift function, Model Monitor, alarms, model-degraded alarm, dashboard",
     )
+    # The desired-state parameter is referenced by name (not a cross-stack export): deploy order says it exists.
+    for stack in (serving, monitoring):
+        stack.add_dependency(build)
     monitoring.add_stack_dependency(serving)  # the schedules need the endpoint the serving stack creates
     retraining = RetrainingStack(
         scope,
@@ -88,6 +91,7 @@ def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
         env=env,
         description="MLOps retraining: a model-degraded alarm starts the loop that redeploys only a better model",
     )
+    retraining.add_dependency(build)
     platform = Platform(data=data, build=build, serving=serving, monitoring=monitoring, retraining=retraining)
     for stack in platform.stacks:
         cdk.Tags.of(stack).add("project", config.project_name)

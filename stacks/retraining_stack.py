@@ -30,6 +30,7 @@ from constructs import Construct
 from stacks.config import PlatformConfig
 from stacks.constructs.kms_grants import kms_via_service_statement
 from stacks.constructs.python_handler import PythonHandler
+from stacks.constructs.retrain_recheck import RetrainRecheck
 from stacks.constructs.sagemaker_grants import grant_model_card_publishing
 
 
@@ -168,6 +169,8 @@ class RetrainingStack(cdk.Stack):
             ),
             targets=[targets.SfnStateMachine(self.state_machine)],
         )
+        # Alarm events come only on state changes: a schedule starts the loop again while the alarm stays in ALARM.
+        self.recheck = RetrainRecheck(self, "Recheck", config=config, alarm=trigger_alarm, loop=self.state_machine)
         cdk.CfnOutput(self, "RetrainingStateMachineArn", value=self.state_machine.state_machine_arn)
 
     def _handler(self, construct_id: str, folder: str, description: str, env: dict[str, str]) -> PythonHandler:

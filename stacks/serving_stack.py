@@ -15,6 +15,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -40,6 +41,27 @@ CAPTURE_PREFIX = "capture"
 ASYNC_PREFIX = "async"
 MULTI_MODEL_PREFIX = "multi-model"
 TRITON_PREFIX = "triton"  # the Triton endpoint's archives: <prefix>/<group>-v<version>.tar.gz, one per TargetModel
+
+
+# The resource types an update of this stack by the deploy function touches (a new package: a new model and
+# endpoint config, the endpoint's blue/green update; the first package also creates the scaling target/policy).
+# The function names them in UpdateStack's ResourceTypes and its IAM policy allows no other list, so CloudFormation
+# fails any update through that role that would touch another type ("If the list of resource types doesn't include
+# a resource that you're updating, the stack update fails",
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html).
+DEPLOY_RESOURCE_TYPES = (
+    "AWS::SageMaker::Model",
+    "AWS::SageMaker::EndpointConfig",
+    "AWS::SageMaker::Endpoint",
+    "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::ApplicationAutoScaling::ScalingPolicy",
+)
+MISMATCH_METRIC = "LiveConfigMismatch"  # published by the deploy function (lambdas/deploy_model/handler.py)
+
+
+def pending_package_parameter_name(config: PlatformConfig) -> str:
+    """Where the deploy function parks an approval that arrives while the stack is updating (it creates it)."""
+    return f"/{config.project_name}/serving/pending-model-package-arn"
 
 
 def triton_live_model_parameter_name(config: PlatformConfig) -> str:
@@ -122,6 +144,7 @@ class ServingStack(cdk.Stack):
             )
         )
         endpoint_config = self._endpoint_config(config, key, capture_bucket, model)
+        self.endpoint_config = endpoint_config
         endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -319,7 +342,18 @@ class ServingStack(cdk.Stack):
         rollback = sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
             alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name) for a in self.alarms]
         )
-        if config.serving_mode == "realtime":
+        canary_fits = config.endpoint_min_instances >= 2
+        if config.serving_mode == "realtime" and not canary_fits:
+            # "the canary size should be less than or equal to 50% of the new fleet's capacity"
+            # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html): on one
+            # instance the canary is the whole fleet, so shift all at once and bake with the same alarms instead.
+            cdk.Annotations.of(self).add_warning_v2(
+                "mlops:canary-needs-two-instances",
+                f"endpoint_min_instances is {config.endpoint_min_instances}: a canary needs at least 2 instances "
+                "(at most 50% of the new fleet), so deployments shift ALL_AT_ONCE and bake "
+                f"{config.canary_bake_seconds} s with automatic rollback on the alarms.",
+            )
+        if config.serving_mode == "realtime" and canary_fits:
             routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
                 type="CANARY",
                 canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
@@ -328,7 +362,8 @@ class ServingStack(cdk.Stack):
                 wait_interval_in_seconds=config.canary_bake_seconds,
             )
         else:
-            # Canary and linear shifting need instances; serverless and async endpoints shift all at once.
+            # Canary and linear shifting need instances (two at least); serverless and async endpoints shift all
+            # at once.
             routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
                 type="ALL_AT_ONCE", wait_interval_in_seconds=config.canary_bake_seconds
             )
@@ -455,6 +490,52 @@ class ServingStack(cdk.Stack):
         )
         return queue
 
+    def _live_check_environment(self, config: PlatformConfig) -> dict[str, str]:
+        """What the deploy function needs to compare the live endpoint with the stack (single-model modes)."""
+        if self.multi_model or self.triton:
+            return {}
+        return {
+            "ENDPOINT_NAME": self.endpoint_name,
+            "ENDPOINT_CONFIG_LOGICAL_ID": self.get_logical_id(self.endpoint_config),
+            "DEPLOY_METRICS_NAMESPACE": f"{config.project_name}/deploy",
+        }
+
+    def _grant_live_check(self, config: PlatformConfig, role: iam.IRole) -> None:
+        """Read the live endpoint -> config -> model chain; publish the mismatch metric, which is alarmed."""
+        names = {"endpoint": self.endpoint_name, "endpoint-config": "*", "model": "*"}
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                resources=[self.format_arn(service="sagemaker", resource=k, resource_name=v) for k, v in names.items()],
+            )
+        )
+        namespace = f"{config.project_name}/deploy"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+            )
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "LiveConfigMismatchAlarm",
+            alarm_description="The endpoint serves another EndpointConfig than the serving stack's (a SageMaker "
+            "rollback CloudFormation reported as success): the desired package was reset to the live one",
+            metric=cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=MISMATCH_METRIC,
+                dimensions_map={"EndpointName": self.endpoint_name},
+                statistic="Maximum",
+                period=cdk.Duration.minutes(5),
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.notifications))
+
     def _deploy_path(self, config: PlatformConfig, group: str, approved_package: ssm.IStringParameter) -> PythonHandler:
         handler = PythonHandler(
             self,
@@ -465,6 +546,9 @@ class ServingStack(cdk.Stack):
                 "MODEL_PACKAGE_GROUP": group,
                 "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
                 "SERVING_STACK_NAME": self.stack_name,
+                "PENDING_PACKAGE_PARAMETER": pending_package_parameter_name(config),
+                "UPDATE_RESOURCE_TYPES": ",".join(DEPLOY_RESOURCE_TYPES),
+                **self._live_check_environment(config),
                 **({"MULTI_MODEL_URL": self.multi_model_url} if self.multi_model else {}),
                 **(
                     {
@@ -504,10 +588,31 @@ class ServingStack(cdk.Stack):
             self.triton_live_model.grant_write(role)
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["cloudformation:DescribeStacks", "cloudformation:UpdateStack"],
+                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"],
                 resources=[self.stack_id],
             )
         )
+        # UpdateStack runs with the stack's CloudFormation role (CDK's execution role), which CloudFormation uses
+        # "even if the users don't have permission to pass it" (API_UpdateStack, RoleARN). So the call itself is
+        # fenced: no TemplateURL (the template of the last deploy, or a body), and exactly DEPLOY_RESOURCE_TYPES,
+        # so CloudFormation refuses an update through this role that would create or change anything else
+        # (IAM roles, functions, buckets). Condition keys: Service Authorization Reference, AWS CloudFormation.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:UpdateStack"],
+                resources=[self.stack_id],
+                conditions={
+                    "Null": {"cloudformation:TemplateUrl": "true", "cloudformation:ResourceTypes": "false"},
+                    "ForAllValues:StringEquals": {"cloudformation:ResourceTypes": list(DEPLOY_RESOURCE_TYPES)},
+                },
+            )
+        )
+        pending = self.format_arn(
+            service="ssm", resource="parameter", resource_name=pending_package_parameter_name(config).lstrip("/")
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[pending]))
+        if self._live_check_environment(config):
+            self._grant_live_check(config, role)
         # UpdateStack without a RoleARN runs as the role the stack was deployed with (CDK's CloudFormation
         # execution role), which the function hands over to CloudFormation.
         qualifier = self.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or "hnb659fds"
@@ -559,11 +664,16 @@ class ServingStack(cdk.Stack):
         events.Rule(
             self,
             "DeploymentRolledBack",
-            description="An update of this stack rolled back (e.g. the endpoint's blue/green alarms fired)",
+            description="An update of this stack finished or rolled back (e.g. the endpoint's blue/green alarms fired)",
             event_pattern=events.EventPattern(
                 source=["aws.cloudformation"],
                 detail_type=["CloudFormation Stack Status Change"],
-                detail={"stack-id": [self.stack_id], "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}},
+                # Every finished update: a rollback resets the desired state, a success is checked against the
+                # live endpoint, and either one releases an approval parked during the update.
+                detail={
+                    "stack-id": [self.stack_id],
+                    "status-details": {"status": ["UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]},
+                },
             ),
             targets=[target],
         )

@@ -2,12 +2,14 @@
 
 The serving stack resolves the package to serve from an SSM parameter (the desired state). Deploying means
 writing the package ARN there and updating the stack. So a package is deployed only if the registry says it is
-Approved in the project's own group, and not again if it already is the desired state (the same approval twice
-deploys once). An Approved package whose metadata lacks complete lineage or a passed readiness verdict is refused
-(the handler sets it back to Rejected with the reason): a manual approval cannot skip the readiness gate. While
-the stack is being updated nothing is written: the event is retried later. When an update rolls back (a
-blue/green deployment whose alarms fired), the desired state is reset to what the stack serves, so a later
-`cdk deploy` does not try the failed package again.
+Approved in the project's own group, and not again if the stack already resolved it (what the stack resolved,
+not the desired state: a desired state written for an update that CloudFormation then refused must not hide the
+package from the retry). An Approved package whose metadata lacks complete lineage or a passed readiness verdict
+is refused (the handler sets it back to Rejected with the reason): a manual approval cannot skip the readiness
+gate. While the stack is being updated nothing is written to the desired state: the package waits (the handler
+parks it and applies it when the stack settles; a blue/green update outlasts Lambda's asynchronous retries).
+When an update rolls back (a blue/green deployment whose alarms fired), the desired state is reset to what the
+stack serves, so a later `cdk deploy` does not try the failed package again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from readiness_gate import refusal
 APPROVED = "Approved"
 NO_MODEL = "none"
 ROLLED_BACK = "UPDATE_ROLLBACK_COMPLETE"
+UPDATED = "UPDATE_COMPLETE"
+SETTLED = frozenset({UPDATED, ROLLED_BACK})  # the stack statuses after which the function looks again
 
 
 class MalformedEvent(ValueError):
@@ -28,12 +32,13 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True)
 class Decision:
-    action: Literal["deploy", "skip", "retry", "refuse"]
+    action: Literal["deploy", "skip", "wait", "refuse", "reset"]
     package_arn: str
     reason: str
 
 
 def event_kind(event: Any) -> Literal["approval", "stack_status"]:
+    """An approval, or a stack status change (a look at the settled stack)."""
     if not isinstance(event, dict):
         raise MalformedEvent("event: expected a JSON object")
     kind = event.get("detail-type")
@@ -63,8 +68,9 @@ def stack_status_from_event(event: dict[str, Any]) -> str:
     return status
 
 
-def decide(package: dict[str, Any], expected_group: str, desired_arn: str, stack_status: str) -> Decision:
-    """Decide from the package as the registry describes it now (not as the event said) and the desired state."""
+def decide(package: dict[str, Any], expected_group: str, served_arn: str, stack_status: str) -> Decision:
+    """Decide from the package as the registry describes it now (not as the event said) and what the stack
+    resolved at its last update (`served_arn`)."""
     arn = package["ModelPackageArn"]
     group = package.get("ModelPackageGroupName")
     status = package.get("ModelApprovalStatus")
@@ -72,15 +78,15 @@ def decide(package: dict[str, Any], expected_group: str, desired_arn: str, stack
         return Decision("skip", arn, f"package belongs to group {group!r}, not {expected_group!r}")
     if status != APPROVED:
         return Decision("skip", arn, f"package status is {status!r}, not {APPROVED!r}")
-    if desired_arn == arn:
-        return Decision("skip", arn, "package is already the deployed (or deploying) one")
+    if served_arn == arn:
+        return Decision("skip", arn, "the stack already serves this package")
     # A manual approval is checked like the retraining loop's: lineage complete and readiness passed.
     refused = refusal(arn, package.get("CustomerMetadataProperties"))
     if refused:
         return Decision("refuse", arn, refused)
     if stack_status.endswith("_IN_PROGRESS"):
-        return Decision("retry", arn, f"serving stack is {stack_status}; deploy after it settles")
-    return Decision("deploy", arn, f"replacing {desired_arn!r}")
+        return Decision("wait", arn, f"serving stack is {stack_status}; deploy after it settles")
+    return Decision("deploy", arn, f"replacing {served_arn!r}")
 
 
 # serving_mode "triton": an approved package's Triton archive is copied under the endpoint's multi-model prefix.

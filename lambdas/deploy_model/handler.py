@@ -1,18 +1,29 @@
 """Deploy an approved model package: make it the serving stack's desired package, then update that stack.
 
-Two EventBridge events reach this function:
+Two kinds of event reach this function:
 - 'SageMaker Model Package State Change' (Approved, this project's group): check the package in the registry
   (refusing one whose lineage or readiness metadata says it is not ready), publish its model card, write its ARN
   to the SSM parameter the stack resolves, and update the stack with its current template. CloudFormation
   re-resolves the parameter, creates a new model and endpoint config, and updates the endpoint with its
-  blue/green DeploymentConfig (canary, bake, automatic rollback on alarms).
-- 'CloudFormation Stack Status Change' to UPDATE_ROLLBACK_COMPLETE for the serving stack: the deployment was
-  rolled back, so reset the desired package to the one the stack still serves.
+  blue/green DeploymentConfig (canary or all at once, bake, automatic rollback on alarms). Whether a package is
+  deployed already is judged from what the stack resolved, not from the desired state; if CloudFormation refuses
+  the update, the desired state is put back. While the stack is busy (a blue/green update lasts provisioning +
+  bake + termination wait, 10+ minutes, longer than Lambda's asynchronous retries: two, one and two minutes
+  apart, https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html), the package is
+  parked in a "pending" parameter instead of failing into the dead-letter queue.
+- 'CloudFormation Stack Status Change' to UPDATE_COMPLETE or UPDATE_ROLLBACK_COMPLETE for the serving stack:
+  after a rollback, reset the desired package to the one the stack still serves; after every update, compare the
+  endpoint's live EndpointConfigName with the stack's (SageMaker's automatic rollback leaves the endpoint
+  InService on the old config, and whether CloudFormation then reports the update failed is not documented): on
+  a mismatch publish the LiveConfigMismatch metric (alarmed) and reset the desired package to the one that
+  actually serves. Then deploy the parked package, if any.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,6 +33,7 @@ from botocore.exceptions import ClientError
 from deploy_decision import (
     NO_MODEL,
     ROLLED_BACK,
+    SETTLED,
     CopyPlan,
     Decision,
     MalformedEvent,
@@ -33,9 +45,12 @@ from deploy_decision import (
     triton_copy_plan,
 )
 from model_card_publisher import publish_model_card
+from served_package import live_endpoint
 
 logger = Logger()
 DEPLOYED_OUTPUT = "DeployedModelPackageArn"
+DESIRED_STACK_PARAMETER = "ApprovedModelPackageArn"  # the serving stack's SSM-typed parameter
+MISMATCH_METRIC = "LiveConfigMismatch"
 
 
 class RetryLater(RuntimeError):
@@ -45,11 +60,41 @@ class RetryLater(RuntimeError):
 class Clients:
     """boto3 clients, created once per container; tests pass their own."""
 
-    def __init__(self, sagemaker: Any = None, ssm: Any = None, cloudformation: Any = None, s3: Any = None) -> None:
+    def __init__(
+        self,
+        sagemaker: Any = None,
+        ssm: Any = None,
+        cloudformation: Any = None,
+        s3: Any = None,
+        cloudwatch: Any = None,
+    ) -> None:
         self.sagemaker = sagemaker or boto3.client("sagemaker")
         self.ssm = ssm or boto3.client("ssm")
         self.cloudformation = cloudformation or boto3.client("cloudformation")
         self.s3 = s3 or boto3.client("s3")
+        self.cloudwatch = cloudwatch or boto3.client("cloudwatch")
+
+
+@dataclass(frozen=True)
+class StackUpdate:
+    """How this function may update the serving stack and check what it did (from the stack's environment)."""
+
+    pending_parameter: str = ""  # where an approval that arrives during an update waits ("" = no parking)
+    resource_types: tuple[str, ...] = ()  # UpdateStack's ResourceTypes: the IAM policy allows exactly these
+    endpoint_name: str = ""  # the live check runs only when these three are known (single-model endpoints)
+    endpoint_config_logical_id: str = ""
+    metrics_namespace: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StackUpdate:
+        types = tuple(t for t in env.get("UPDATE_RESOURCE_TYPES", "").split(",") if t)
+        return cls(
+            pending_parameter=env.get("PENDING_PACKAGE_PARAMETER", ""),
+            resource_types=types,
+            endpoint_name=env.get("ENDPOINT_NAME", ""),
+            endpoint_config_logical_id=env.get("ENDPOINT_CONFIG_LOGICAL_ID", ""),
+            metrics_namespace=env.get("DEPLOY_METRICS_NAMESPACE", ""),
+        )
 
 
 _clients: Clients | None = None
@@ -71,13 +116,16 @@ def on_approval(
     multi_model_url: str = "",
     triton_url: str = "",
     live_model_parameter: str = "",
+    update: StackUpdate = StackUpdate(),
 ) -> Decision:
     arn = package_arn_from_event(event)
     package = {"ModelPackageArn": arn, **aws.sagemaker.describe_model_package(ModelPackageName=arn)}
     stack = aws.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    decision = decide(package, group, _desired(aws, parameter), stack["StackStatus"])
-    if decision.action == "retry":
-        raise RetryLater(decision.reason)
+    # Multi-model and Triton endpoints serve what was copied under their prefix: the desired state is the record.
+    served = _desired(aws, parameter) if (multi_model_url or triton_url) else resolved_package(stack)
+    decision = decide(package, group, served, stack["StackStatus"])
+    if decision.action == "wait":
+        return _park(aws, update, decision)
     if decision.action == "refuse":
         # Visible where the approver looks: the registry shows the package Rejected with the reason.
         aws.sagemaker.update_model_package(
@@ -106,10 +154,35 @@ def on_approval(
             # A multi-model endpoint loads any artifact under its prefix on demand: no stack update needed.
             target = publish_to_multi_model(aws.s3, package, multi_model_url)
             decision = Decision("deploy", arn, f"{decision.reason}; available as TargetModel {target}")
-        aws.ssm.put_parameter(Name=parameter, Value=arn, Type="String", Overwrite=True)
-        if not (multi_model_url or triton_url):
-            _update_stack(aws.cloudformation, stack)
+        if multi_model_url or triton_url:
+            _put(aws, parameter, arn)
+            return decision
+        previous = _desired(aws, parameter)
+        _put(aws, parameter, arn)  # the update resolves the parameter when CloudFormation accepts the call
+        if not _update_stack(aws.cloudformation, stack, update.resource_types):
+            _put(aws, parameter, previous)  # refused: the desired state keeps saying what the stack resolved
+            return _park(aws, update, Decision("wait", arn, "the stack became busy before the update"))
+        if update.pending_parameter and _desired(aws, update.pending_parameter) == arn:
+            _put(aws, update.pending_parameter, NO_MODEL)
     return decision
+
+
+def resolved_package(stack: dict[str, Any]) -> str:
+    """The package the stack resolved at its last create or update (CloudFormation reports an SSM-typed
+    parameter's ResolvedValue, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html),
+    else its output (older stacks, the twin's contract stack)."""
+    for parameter in stack.get("Parameters", []):
+        if parameter["ParameterKey"] == DESIRED_STACK_PARAMETER and parameter.get("ResolvedValue"):
+            return str(parameter["ResolvedValue"])
+    return next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == DEPLOYED_OUTPUT), NO_MODEL)
+
+
+def _park(aws: Clients, update: StackUpdate, decision: Decision) -> Decision:
+    """The stack is busy: remember the package (latest approval wins) for when the stack settles."""
+    if not update.pending_parameter:
+        raise RetryLater(decision.reason)  # nowhere to park it: Lambda's asynchronous retries
+    _put(aws, update.pending_parameter, decision.package_arn)
+    return Decision("wait", decision.package_arn, f"{decision.reason}; parked until the stack settles")
 
 
 def publish_to_multi_model(s3: Any, package: dict[str, Any], prefix_url: str) -> str:
@@ -131,16 +204,90 @@ def publish_triton_archive(s3: Any, plan: CopyPlan) -> None:
     )
 
 
-def on_stack_status(event: dict[str, Any], aws: Clients, parameter: str, stack_name: str) -> Decision:
+def on_stack_status(
+    event: dict[str, Any],
+    aws: Clients,
+    parameter: str,
+    stack_name: str,
+    update: StackUpdate = StackUpdate(),
+    **mode: str,
+) -> Decision:
+    """The stack settled: reset the desired state to what serves, then deploy what waits.
+
+    `mode` carries on_approval's serving-mode arguments (multi_model_url, triton_url, live_model_parameter) for
+    the parked package.
+    """
     status = stack_status_from_event(event)
     stack = aws.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    served = next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == DEPLOYED_OUTPUT), NO_MODEL)
-    if status != ROLLED_BACK:
-        return Decision("skip", served, f"stack status {status} needs no action")
-    if _desired(aws, parameter) == served:
-        return Decision("skip", served, "desired package already matches the served one")
-    aws.ssm.put_parameter(Name=parameter, Value=served, Type="String", Overwrite=True)
-    return Decision("deploy", served, "deployment rolled back: desired package reset to the served one")
+    served = resolved_package(stack)
+    if status not in SETTLED or stack["StackStatus"].endswith("_IN_PROGRESS"):
+        return Decision("skip", served, f"stack status {status} ({stack['StackStatus']}) needs no action")
+    decision = Decision("skip", served, "desired package already matches the served one")
+    if status == ROLLED_BACK and _desired(aws, parameter) != served:
+        _put(aws, parameter, served)
+        decision = Decision("reset", served, "deployment rolled back: desired package reset to the served one")
+    live = check_live_endpoint(aws, stack, update)
+    if live is not None and _desired(aws, parameter) != live:
+        _put(aws, parameter, live)
+        decision = Decision("reset", live, "the endpoint serves another config than the stack's (SageMaker rolled "
+                            "the update back): desired package reset to the live one")  # fmt: skip
+    pending = _desired(aws, update.pending_parameter) if update.pending_parameter else NO_MODEL
+    if pending != NO_MODEL:
+        _put(aws, update.pending_parameter, NO_MODEL)
+        group = os.environ.get("MODEL_PACKAGE_GROUP", "")
+        parked = _approval(pending)
+        return on_approval(parked, aws, group, parameter, stack_name, update=update, **mode)
+    return decision
+
+
+def check_live_endpoint(aws: Clients, stack: dict[str, Any], update: StackUpdate) -> str | None:
+    """Compare the endpoint's live EndpointConfigName with the stack's; on a mismatch, the package that serves.
+
+    Publishes LiveConfigMismatch (1 or 0) each time it can compare, so its alarm sees data after every update.
+    """
+    if not (update.endpoint_name and update.endpoint_config_logical_id and update.metrics_namespace):
+        return None
+    try:
+        resource = aws.cloudformation.describe_stack_resource(
+            StackName=stack["StackName"], LogicalResourceId=update.endpoint_config_logical_id
+        )["StackResourceDetail"]
+    except ClientError as exc:  # no approved package yet: the conditional endpoint config does not exist
+        if exc.response["Error"]["Code"] != "ValidationError":
+            raise
+        return None
+    live = live_endpoint(aws.sagemaker, update.endpoint_name)
+    if live is None:
+        return None
+    mismatch = live.endpoint_config_name != resource["PhysicalResourceId"]
+    aws.cloudwatch.put_metric_data(
+        Namespace=update.metrics_namespace,
+        MetricData=[
+            {
+                "MetricName": MISMATCH_METRIC,
+                "Dimensions": [{"Name": "EndpointName", "Value": update.endpoint_name}],
+                "Value": 1.0 if mismatch else 0.0,
+                "Unit": "Count",
+            }
+        ],
+    )
+    if mismatch:
+        logger.error(
+            "endpoint serves another config than the stack",
+            extra={
+                "live": live.endpoint_config_name,
+                "stack": resource["PhysicalResourceId"],
+                "live_package": live.package_arn,
+            },
+        )
+    return live.package_arn if mismatch and live.package_arn else None
+
+
+def _approval(arn: str) -> dict[str, Any]:
+    return {"detail-type": "SageMaker Model Package State Change", "detail": {"ModelPackageArn": arn}}
+
+
+def _put(aws: Clients, name: str, value: str) -> None:
+    aws.ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
 
 
 def _desired(aws: Clients, parameter: str) -> str:
@@ -152,40 +299,53 @@ def _desired(aws: Clients, parameter: str) -> str:
         return NO_MODEL
 
 
-def _update_stack(cloudformation: Any, stack: dict[str, Any]) -> None:
-    """Update the serving stack with its current template; CloudFormation re-reads the SSM parameter."""
+def _update_stack(cloudformation: Any, stack: dict[str, Any], resource_types: tuple[str, ...] = ()) -> bool:
+    """Update the serving stack with its current template; CloudFormation re-reads the SSM parameter.
+
+    True when CloudFormation accepted the update (or had nothing to do), False when the stack was busy. The call
+    names the resource types it may touch (ResourceTypes): the function's IAM policy allows UpdateStack only
+    with exactly those and no TemplateURL, so its role cannot deploy other kinds of resources through the stack's
+    CloudFormation role.
+    """
     parameters = [{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in stack.get("Parameters", [])]
+    extra = {"ResourceTypes": list(resource_types)} if resource_types else {}
     try:
         cloudformation.update_stack(
             StackName=stack["StackName"],
             UsePreviousTemplate=True,
             Parameters=parameters,
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+            **extra,
         )
     except ClientError as exc:
         message = exc.response["Error"].get("Message", "")
         if "No updates are to be performed" in message:
             logger.info("stack already resolves the desired package")
-            return
+            return True
         if "_IN_PROGRESS state" in message:
-            raise RetryLater(message) from exc
+            return False
         raise
+    return True
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     parameter = os.environ["APPROVED_PACKAGE_PARAMETER"]
     stack_name = os.environ["SERVING_STACK_NAME"]
+    update = StackUpdate.from_env(os.environ)
     try:
+        triton = {
+            "triton_url": os.environ.get("TRITON_MODEL_URL", ""),
+            "live_model_parameter": os.environ.get("TRITON_LIVE_MODEL_PARAMETER", ""),
+        }
+        multi_model = os.environ.get("MULTI_MODEL_URL", "")
         if event_kind(event) == "approval":
-            group, multi_model = os.environ["MODEL_PACKAGE_GROUP"], os.environ.get("MULTI_MODEL_URL", "")
-            triton = {
-                "triton_url": os.environ.get("TRITON_MODEL_URL", ""),
-                "live_model_parameter": os.environ.get("TRITON_LIVE_MODEL_PARAMETER", ""),
-            }
-            decision = on_approval(event, clients(), group, parameter, stack_name, multi_model, **triton)
+            group = os.environ["MODEL_PACKAGE_GROUP"]
+            decision = on_approval(event, clients(), group, parameter, stack_name, multi_model, **triton, update=update)
         else:
-            decision = on_stack_status(event, clients(), parameter, stack_name)
+            decision = on_stack_status(
+                event, clients(), parameter, stack_name, update, multi_model_url=multi_model, **triton
+            )
     except MalformedEvent as exc:
         # Not retryable: the same event would fail the same way. Reported, nothing changed.
         logger.error("malformed event", extra={"error": str(exc)})

@@ -51,6 +51,7 @@ from botocore.exceptions import ClientError
 from capture_records import CaptureBatch
 from drift_metrics import BASELINE_MISSING, Metric, quality_metrics, run_metrics
 from ground_truth import GroundTruth, join
+from served_package import live_endpoint
 from triton_records import EncodingError, FeatureEncoding
 
 import drift_core
@@ -138,7 +139,7 @@ def clients() -> Clients:
 
 
 def run(aws: Clients, settings: Settings, *, triggered_by_object: bool, now: datetime | None = None) -> dict[str, Any]:
-    package = aws.ssm.get_parameter(Name=settings.approved_package_parameter)["Parameter"]["Value"]
+    package = served_package(aws, settings)
     if package == NO_MODEL:
         return {"status": "no_model"}
     try:
@@ -156,6 +157,19 @@ def run(aws: Clients, settings: Settings, *, triggered_by_object: bool, now: dat
     if quality is not None:
         summary["ground_truth"] = quality
     return summary
+
+
+def served_package(aws: Clients, settings: Settings) -> str:
+    """The package whose baseline the captured requests are compared with: the one the endpoint serves.
+
+    After SageMaker rolled a deployment back, the desired state can name a package that never served a request;
+    the live endpoint's model says which one did (lambdas/shared/served_package.py). The desired state is the
+    answer only when the endpoint does not exist yet or serves no model package (multi-model, Triton).
+    """
+    live = None if settings.serving_mode == TRITON else live_endpoint(aws.sagemaker, settings.endpoint_name)
+    if live is not None and live.package_arn:
+        return live.package_arn
+    return str(aws.ssm.get_parameter(Name=settings.approved_package_parameter)["Parameter"]["Value"])
 
 
 def drift(

@@ -19,6 +19,8 @@ from typing import Any
 
 from policy_sentry.shared.iam_data import get_service_prefix_data
 
+from mlops.aws_rules.iam_statements import ContextValue
+
 _API_PAGE = re.compile(r"API_(\w+)\.html")
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 
@@ -65,7 +67,7 @@ class Requirement:
 
     action: str
     resource: str
-    context: Mapping[str, str | None]  # every key the evaluator models; None: absent from this request
+    context: Mapping[str, ContextValue]  # every key the evaluator models; None: absent from this request
     why: str = ""
 
 

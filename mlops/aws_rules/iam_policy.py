@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops.aws_rules.iam_actions import Requirement, actions_for, build_resources, resource_types
-from mlops.aws_rules.iam_statements import Statement, evaluate
+from mlops.aws_rules.iam_statements import ContextValue, Statement, evaluate
 from mlops.aws_rules.interception import ApiCall, aws_error
 from mlops.aws_rules.principals import principal_of
 
@@ -137,7 +137,7 @@ class IamEnforcer:
         out.extend(self._implied_by_operation(call, pseudo, base))
         return out
 
-    def _context(self, call: ApiCall, principal: str) -> dict[str, str | None]:
+    def _context(self, call: ApiCall, principal: str) -> dict[str, ContextValue]:
         # Keys the evaluator models; None = modelled, absent in this request. boto3 always uses TLS.
         return {
             "aws:SecureTransport": "true",
@@ -146,6 +146,7 @@ class IamEnforcer:
             "aws:RequestedRegion": call.region,
             "iam:PassedToService": None,
             "kms:ViaService": None,
+            **_cloudformation_keys(call),
         }
 
     def _action_requirements(
@@ -155,7 +156,7 @@ class IamEnforcer:
         prefix: str,
         name: str,
         pseudo: Mapping[str, str],
-        context: Mapping[str, str | None],
+        context: Mapping[str, ContextValue],
     ) -> list[Requirement]:
         action = f"{prefix}:{name}"
         formats = resource_types(prefix, name)
@@ -171,7 +172,7 @@ class IamEnforcer:
                    f"does not determine the {action} resource ({formats[0][0]})")  # fmt: skip
         return []
 
-    def _passed_roles(self, call: ApiCall, context: Mapping[str, str | None]) -> list[Requirement]:
+    def _passed_roles(self, call: ApiCall, context: Mapping[str, ContextValue]) -> list[Requirement]:
         service = f"{call.client.meta.service_model.signing_name}.amazonaws.com"
         return [
             Requirement("iam:PassRole", str(call.params[key]), {**context, "iam:PassedToService": service})
@@ -179,7 +180,7 @@ class IamEnforcer:
             if isinstance(call.params.get(key), str)
         ]
 
-    def _implied_kms(self, call: ApiCall, prefix: str, context: Mapping[str, str | None]) -> list[Requirement]:
+    def _implied_kms(self, call: ApiCall, prefix: str, context: Mapping[str, ContextValue]) -> list[Requirement]:
         op = call.operation_name
         key: str | None = None
         actions: tuple[str, ...] = ()
@@ -196,7 +197,7 @@ class IamEnforcer:
         return [Requirement(f"kms:{a}", key, {**context, "kms:ViaService": via}, why) for a in actions]
 
     def _implied_by_operation(
-        self, call: ApiCall, pseudo: Mapping[str, str], context: Mapping[str, str | None]
+        self, call: ApiCall, pseudo: Mapping[str, str], context: Mapping[str, ContextValue]
     ) -> list[Requirement]:
         op = call.operation_name
         if call.service == "s3" and op == "CopyObject":
@@ -260,6 +261,19 @@ class IamEnforcer:
                 return
             bucket.append(line)
         logger.warning("IAM evaluation: %s", line)
+
+
+def _cloudformation_keys(call: ApiCall) -> dict[str, ContextValue]:
+    """CloudFormation's request condition keys (cloudformation:TemplateUrl, the multivalued ResourceTypes),
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/control-access-with-iam.html#using-iam-template-conditions
+    """
+    if call.service != "cloudformation":
+        return {}
+    types = call.params.get("ResourceTypes")
+    return {
+        "cloudformation:TemplateUrl": call.params.get("TemplateURL"),
+        "cloudformation:ResourceTypes": None if types is None else [str(t) for t in types],
+    }
 
 
 def _denied_code(call: ApiCall) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,6 +61,10 @@ class Evaluation:
     unresolved: list[tuple[Statement, str]] = field(default_factory=list)
 
 
+# A request's value for a condition key: one string, several (a multivalued key), or None (modelled, absent).
+ContextValue = str | list[str] | None
+
+
 @functools.lru_cache(maxsize=4096)
 def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
@@ -103,7 +107,7 @@ _STRING_OPS = {
 _NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
 
-def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str | None]) -> bool:
+def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, ContextValue]) -> bool:
     """All condition blocks hold for the request context (keys compared case-insensitively, as IAM does).
 
     A key missing from the request makes a positive operator false and a negated one true; with `...IfExists` the
@@ -123,12 +127,19 @@ def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mappin
                 if absent != (str(expected).lower() == "true"):
                     return False
             continue
-        if base not in _STRING_OPS or ":" in base:
+        qualifier, _, base = base.rpartition(":")
+        if base not in _STRING_OPS or qualifier not in ("", "ForAllValues", "ForAnyValue"):
             raise UnknownCondition(f"operator {operator}")
         for key, expected in block.items():
             if key.lower() not in lowered:
                 raise UnknownCondition(f"{operator} on key {key}")
             value = lowered[key.lower()]
+            if qualifier:
+                if not _set_condition_holds(qualifier, _STRING_OPS[base], expected, value):
+                    return False
+                continue
+            if isinstance(value, list):
+                raise UnknownCondition(f"{operator} on the multivalued key {key} (needs ForAllValues/ForAnyValue)")
             if value is None:
                 if if_exists or base in _NEGATED:
                     continue
@@ -142,8 +153,19 @@ def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mappin
     return True
 
 
+def _set_condition_holds(qualifier: str, test: Callable[[str, str], bool], expected: Any, value: Any) -> bool:
+    """ForAllValues: every request value matches some policy value (true when the key is absent); ForAnyValue:
+    at least one does (false when absent).
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+    """
+    patterns = [str(p) for p in (expected if isinstance(expected, list) else [expected])]
+    values = [] if value is None else (value if isinstance(value, list) else [value])
+    matches = [any(test(p, v) for p in patterns) for v in values]
+    return all(matches) if qualifier == "ForAllValues" else any(matches)
+
+
 def evaluate(
-    statements: Sequence[Statement], action: str, resource: str, context: Mapping[str, str | None]
+    statements: Sequence[Statement], action: str, resource: str, context: Mapping[str, ContextValue]
 ) -> Evaluation:
     """Explicit Deny wins, then any Allow; unresolved statements that name the action are collected, not applied."""
     allowed: Statement | None = None

@@ -34,6 +34,7 @@ from mlops.aws_rules.offline import enforcing_offline_rules
 from mlops.moto_fixes import aws_model_package_updates
 from mlops.twin.iam_roles import resource_facts, role_policies
 from mlops.twin.lambdas import DeployedFunction, LambdaDispatcher
+from mlops.twin.stack_updates import is_sdk_call_resource, run_sdk_call
 from mlops.twin.state_machine_principals import state_machine_principals
 from mlops.twin.templates import Assembly, Resolver
 
@@ -146,6 +147,10 @@ class TwinCloud:
                 for logical, resource in template["Resources"].items():
                     if resource["Type"] == kind:
                         create(stack, logical, resource.get("Properties", {}))
+        for stack, template in self.assembly.templates.items():
+            for logical, resource in template["Resources"].items():
+                if is_sdk_call_resource(resource):  # after the parameters: a create-once call must find them
+                    self._sdk_call_resource(stack, logical, resource["Properties"])
         self._serving_contract_stack()
         self.dispatcher.add_environment_keys()
 
@@ -193,7 +198,15 @@ class TwinCloud:
         )
         self.resolver.physical[(stack, logical)] = name
 
+    def _sdk_call_resource(self, stack: str, logical: str, props: dict[str, Any]) -> None:
+        """CDK's AwsCustomResource, created: its Create SDK call, made as its runtime makes it."""
+        run_sdk_call(props.get("Create"), self.client, lambda node: self.resolver.resolve(stack, node))
+        self.resolver.physical[(stack, logical)] = logical
+
     def _function(self, stack: str, logical: str, props: dict[str, Any]) -> None:
+        if not str(props.get("Runtime", "")).startswith("python"):
+            # CDK's own Node.js providers (AwsCustomResource): the twin makes their SDK calls itself (above).
+            return
         name = logical[:64]
         self.client("lambda").create_function(
             FunctionName=name,

@@ -168,3 +168,28 @@ def test_constraint_violations_file(tmp_path: Path) -> None:
     assert ("balance", "mean_shift_check") in kinds and ("balance", "baseline_drift_check") in kinds
     assert all(set(v) == {"feature_name", "constraint_check_type", "description"} for v in violations)
     assert not any(v["feature_name"] == "income" for v in violations)
+
+
+def test_kll_buckets_are_model_monitors_equal_width_buckets_from_min_to_max(tmp_path: Path) -> None:
+    """Issue #15 item 6: Model Monitor's analyzer reads its own layout (10 equal-width buckets, min to max), not
+    our decile grid, which stays under `mlops_drift`."""
+    rng = np.random.default_rng(3)
+    columns = _columns(rng, 20_000)
+    drift_core.write_baseline(drift_core.build_baseline(columns, target="default"), tmp_path)
+    stats = json.loads((tmp_path / "statistics.json").read_text())
+    for name in ("balance", "income", "age"):
+        entry = next(f for f in stats["features"] if f["name"] == name)
+        num = entry["numerical_statistics"]
+        buckets = num["distribution"]["kll"]["buckets"]
+        lows = np.array([b["lower_bound"] for b in buckets])
+        highs = np.array([b["upper_bound"] for b in buckets])
+        assert len(buckets) == 10 and lows[0] == num["min"] and highs[-1] == num["max"]
+        np.testing.assert_allclose(highs - lows, (num["max"] - num["min"]) / 10)
+        np.testing.assert_allclose(lows[1:], highs[:-1])
+        values = columns[name][~np.isnan(columns[name])]
+        exact, _ = np.histogram(values, bins=np.concatenate((lows, highs[-1:])))
+        counts = np.array([b["count"] for b in buckets])
+        assert counts.sum() == values.size
+        # Counts come from the baseline's bins: within 1% of the rows of the exact histogram.
+        assert np.abs(counts - exact).max() <= 0.01 * values.size, (name, counts, exact)
+        assert "edges" in entry["mlops_drift"]  # our grid is kept for the drift core

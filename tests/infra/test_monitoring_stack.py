@@ -39,19 +39,25 @@ def _alarms_on(template: dict[str, Any], metric: str) -> dict[str, dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def monitoring(synthesized) -> dict[str, Any]:
-    return synthesized.template("-monitoring")
+def monitoring(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Model Monitor switched on (an account that still has it): the default is off (issue #15 item 6)."""
+    context = cdk_context()
+    context["platform"] = {**context["platform"], "model_monitor_enabled": True}
+    context["aws:cdk:bundling-stacks"] = []  # no layer build: this synth checks the template only
+    return synth_app(tmp_path_factory.mktemp("model-monitor"), context).template("-monitoring")
 
 
 @pytest.fixture(scope="module")
-def without_model_monitor(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    context = cdk_context()
-    context["platform"] = {**context["platform"], "model_monitor_enabled": False}
-    context["aws:cdk:bundling-stacks"] = []  # no layer build: this synth checks the template only
-    return synth_app(tmp_path_factory.mktemp("no-model-monitor"), context).template("-monitoring")
+def without_model_monitor(synthesized) -> dict[str, Any]:
+    return synthesized.template("-monitoring")
 
 
-def test_model_monitor_schedules_are_on_by_default_and_wait_for_an_endpoint(monitoring) -> None:
+def test_model_monitor_is_off_by_default() -> None:
+    # "Amazon SageMaker Model Monitor is no longer open to new customers" (AWS documentation notice).
+    assert load_config().model_monitor_enabled is False
+
+
+def test_model_monitor_schedules_when_enabled_wait_for_an_endpoint(monitoring) -> None:
     schedules = _of_type(monitoring, "AWS::SageMaker::MonitoringSchedule")
     kinds = {s["Properties"]["MonitoringScheduleConfig"]["MonitoringType"] for s in schedules.values()}
     assert kinds == {"DataQuality", "ModelQuality"}

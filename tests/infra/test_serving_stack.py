@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from mlops.twin.blue_green_rules import routing_problem
 from stacks.config import load_config
 from tests.conftest import cdk_context, synth_app
 from tests.lambdas.test_deploy_model_handler import CONTRACT_TEMPLATE
@@ -35,10 +36,14 @@ def test_the_stack_resolves_the_approved_package_from_ssm_on_every_deploy(servin
     model = _only(serving, "AWS::SageMaker::Model")["Properties"]
     assert model["Containers"] == [{"ModelPackageName": {"Ref": "ApprovedModelPackageArn"}}]
     assert serving["Outputs"]["DeployedModelPackageArn"]["Value"] == {"Ref": "ApprovedModelPackageArn"}
-    # The desired-state parameter starts as "none" in the build stack; its properties never change afterwards.
-    Template.from_json(synthesized.template("-build")).has_resource_properties(
-        "AWS::SSM::Parameter", {"Name": CONFIG.approved_package_parameter, "Value": "none", "Type": "String"}
+    # The desired-state parameter is created once with "none" by the build stack (never updated: see
+    # tests/twin/test_desired_state_ownership.py).
+    (creator,) = (
+        Template.from_json(synthesized.template("-build")).find_resources("Custom::DesiredModelPackage").values()
     )
+    create = json.loads(creator["Properties"]["Create"])
+    assert (create["action"], create["parameters"]["Name"]) == ("putParameter", CONFIG.approved_package_parameter)
+    assert (create["parameters"]["Value"], create["parameters"]["Overwrite"]) == ("none", False)
 
 
 def test_without_an_approved_package_no_model_or_endpoint_is_created(serving) -> None:
@@ -49,7 +54,43 @@ def test_without_an_approved_package_no_model_or_endpoint_is_created(serving) ->
         assert _only(serving, kind)["Condition"] == "HasApprovedModel", kind
 
 
-def test_updates_are_blue_green_canary_with_automatic_rollback_on_alarms(serving) -> None:
+@pytest.fixture(scope="module")
+def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    context = cdk_context()
+    context["platform"] = {**context["platform"], "endpoint_min_instances": 2}
+    return synth_app(tmp_path_factory.mktemp("two-instances"), context)
+
+
+def _routing_problem(template: dict[str, Any]) -> str | None:
+    endpoint = _only(template, "AWS::SageMaker::Endpoint")["Properties"]
+    fleet = _only(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]["MinCapacity"]
+    routing = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    return routing_problem(routing, fleet)
+
+
+def test_one_instance_shifts_all_at_once_with_a_bake_and_says_so(serving, tmp_path) -> None:
+    """Issue #15 item 4: a canary on a one-instance fleet is the whole fleet (SageMaker allows at most 50%)."""
+    assert CONFIG.endpoint_min_instances == 1
+    assert _routing_problem(serving) is None  # the canary it replaced failed this check
+    policy = _only(serving, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "ALL_AT_ONCE",
+        "WaitIntervalInSeconds": CONFIG.canary_bake_seconds,
+    }
+    import aws_cdk as cdk
+
+    from stacks.config import config_from_app_context
+    from stacks.platform import add_platform
+
+    app = cdk.App(outdir=str(tmp_path), context=cdk_context())
+    platform = add_platform(app, config_from_app_context(app.node.try_get_context))
+    messages = [m.entry.data for m in app.synth().get_stack_by_name(platform.serving.stack_name).messages]
+    assert any("a canary needs at least 2 instances" in str(m) for m in messages), messages
+
+
+def test_updates_are_blue_green_canary_with_automatic_rollback_on_alarms(two_instances) -> None:
+    serving = two_instances.template("-serving")
+    assert _routing_problem(serving) is None
     endpoint = _only(serving, "AWS::SageMaker::Endpoint")["Properties"]
     policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
@@ -252,3 +293,35 @@ def test_every_pass_role_grant_names_the_service(synthesized) -> None:
                         name,
                         logical,
                     )
+
+
+def test_the_deploy_function_may_update_its_stack_only_with_the_previous_template_and_serving_types(serving) -> None:
+    """Issue #15 item 7: no TemplateURL, and ResourceTypes required and limited to the endpoint's resources."""
+    from stacks.serving_stack import DEPLOY_RESOURCE_TYPES
+
+    statements = [
+        st
+        for policy in serving["Resources"].values()
+        if policy["Type"] == "AWS::IAM::Policy"
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "cloudformation:UpdateStack" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    ]
+    (statement,) = statements
+    assert statement["Action"] == "cloudformation:UpdateStack"
+    assert statement["Condition"] == {
+        "Null": {"cloudformation:TemplateUrl": "true", "cloudformation:ResourceTypes": "false"},
+        "ForAllValues:StringEquals": {"cloudformation:ResourceTypes": list(DEPLOY_RESOURCE_TYPES)},
+    }
+    assert not any(t.startswith("AWS::IAM::") or t.startswith("AWS::Lambda::") for t in DEPLOY_RESOURCE_TYPES)
+    function = next(
+        r for r in serving["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "UPDATE_RESOURCE_TYPES" in json.dumps(r["Properties"])
+    )  # fmt: skip
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["UPDATE_RESOURCE_TYPES"].split(",") == list(DEPLOY_RESOURCE_TYPES)
+    assert variables["ENDPOINT_CONFIG_LOGICAL_ID"] in serving["Resources"]
+    mismatch = [
+        r for r in serving["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "LiveConfigMismatch"
+    ]  # fmt: skip
+    assert len(mismatch) == 1 and mismatch[0]["Properties"]["AlarmActions"]

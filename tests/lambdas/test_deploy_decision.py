@@ -25,7 +25,7 @@ def package(status: str = "Approved", group: str = "mlops-models", metadata: dic
         (package("Rejected"), "none", "CREATE_COMPLETE", "skip"),
         (package(group="other"), "none", "CREATE_COMPLETE", "skip"),
         (package(), ARN, "UPDATE_COMPLETE", "skip"),
-        (package(), "arn:older", "UPDATE_IN_PROGRESS", "retry"),
+        (package(), "arn:older", "UPDATE_IN_PROGRESS", "wait"),
         # Approved but not ready (or no governance metadata at all): refused, even while the stack is busy.
         (package(metadata={**READY, "readiness_verdict": "not_ready"}), "none", "CREATE_COMPLETE", "refuse"),
         (package(metadata=None), "arn:older", "UPDATE_IN_PROGRESS", "refuse"),

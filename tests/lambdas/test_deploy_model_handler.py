@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from mlops.lambda_loader import load_handler_module
+from mlops.twin.deploy_timing import ServingStackModel, Timeline
 from tests.lambdas.packages import READY
 
 GROUP = "mlops-models"
@@ -134,11 +135,15 @@ def test_a_package_of_another_group_is_not_deployed(handler: Any, aws: Any) -> N
 
 
 def test_the_same_approval_twice_deploys_once(handler: Any, aws: Any) -> None:
+    # moto does not re-resolve the SSM parameter on an update: the twin's stack model does (and takes its time).
+    timeline = Timeline()
+    aws.cloudformation = ServingStackModel(timeline, aws.ssm, aws.sagemaker, STACK, PARAMETER, "endpoint")
     arn = register(aws, "Approved")
     first = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
+    timeline.run()
     second = handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK)
     assert (first.action, second.action) == ("deploy", "skip")
-    assert len(aws.updates) == 1
+    assert len(aws.cloudformation.updates) == 1
 
 
 def test_a_malformed_event_is_rejected_with_the_field_and_changes_nothing(handler: Any, aws: Any, monkeypatch) -> None:
@@ -174,7 +179,7 @@ def test_a_rolled_back_deployment_resets_the_desired_package(handler: Any, aws: 
     }
     decision = handler.on_stack_status(event, aws, PARAMETER, STACK)
     # The stack still serves what its output says (here: no model yet), so that becomes the desired state again.
-    assert decision.action == "deploy" and desired(aws) == "none"
+    assert decision.action == "reset" and desired(aws) == "none"
 
 
 class _Context:
@@ -217,3 +222,14 @@ def test_a_manual_approval_publishes_the_packages_model_card(handler: Any, aws: 
     assert content["model_package_details"]["model_package_arn"] == arn
     assert content["intended_uses"]["risk_rating"] == "Medium"
     assert desired(aws) == arn  # and deployed as usual
+
+
+def test_the_update_names_the_resource_types_the_iam_policy_allows(handler: Any, aws: Any) -> None:
+    """Issue #15 item 7: the function's UpdateStack is allowed only with these ResourceTypes (see the stack)."""
+    arn = register(aws, "Approved")
+    types = ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint")
+    update = handler.StackUpdate(resource_types=types)
+    handler.on_approval(approval_event(arn), aws, GROUP, PARAMETER, STACK, update=update)
+    (request,) = aws.updates
+    assert request["ResourceTypes"] == list(types) and request["UsePreviousTemplate"] is True
+    assert "TemplateBody" not in request and "TemplateURL" not in request

@@ -418,3 +418,27 @@ class _Context:
     memory_limit_in_mb = 1024
     invoked_function_arn = "arn:aws:lambda:us-east-1:111111111111:function:drift"
     aws_request_id = "test"
+
+
+def test_the_baseline_is_the_one_of_the_model_the_endpoint_serves(handler, aws, settings, baseline_dir) -> None:
+    """Issue #15 item 3: after a rollback the desired state may name a package that never served; the endpoint's
+    live model says which package's baseline the captured requests belong to."""
+    served = approve(aws, baseline_dir, prefix="pipelines/run-1/baseline")
+    never_served = approve(aws, None, prefix="pipelines/run-2/baseline")  # desired now; no baseline files at all
+    aws.sagemaker.create_model(
+        ModelName="Model-1",
+        ExecutionRoleArn="arn:aws:iam::111111111111:role/m",
+        Containers=[{"ModelPackageName": served}],
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "Model-1",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    aws.sagemaker.create_endpoint_config(EndpointConfigName="EndpointConfig-1", ProductionVariants=[variant])
+    aws.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="EndpointConfig-1")
+    assert aws.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == never_served
+    assert handler.served_package(aws, settings) == served
+    result = handler.run(aws, settings, triggered_by_object=False, now=NOW)
+    assert result["status"] != "baseline_missing"  # the desired package's (missing) baseline was not used

@@ -399,5 +399,6 @@ def test_a_drifted_feature_sets_its_alarms_and_the_model_degraded_composite(
     assert event["detail"]["configuration"]["alarmRule"] == composite.rule
     # Registered in the resolver: the retraining rule's import of the composite's ARN now resolves to it.
     retraining, template = cloud.assembly.stack("-retraining")
-    (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    rules = template["Resources"].values()
+    (rule,) = [r for r in rules if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]]
     assert cloud.resolver.resolve(retraining, rule["Properties"]["EventPattern"]["resources"]) == [composite.arn]

@@ -19,6 +19,7 @@ from mlops.twin.cloud import TwinCloud
 from mlops.twin.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
 from stacks.config import load_config
+from stacks.serving_stack import DEPLOY_RESOURCE_TYPES
 
 CONFIG = load_config()
 ALARM_EVENT = {"detail-type": "CloudWatch Alarm State Change", "detail": {"state": {"value": "ALARM"}}}
@@ -107,6 +108,7 @@ def test_deploy_function_can_read_the_bootstrap_parameter(cloud: TwinCloud) -> N
             StackName=name,
             UsePreviousTemplate=True,
             Parameters=[{"ParameterKey": "ApprovedModelPackageArn", "UsePreviousValue": True}],
+            ResourceTypes=list(DEPLOY_RESOURCE_TYPES),  # as the deploy function names them (its IAM fence)
         )
     assert cloud.iam is not None and cloud.iam.report.denials == []
 
@@ -122,7 +124,9 @@ def test_a_role_without_the_parameter_grant_cannot_update_the_stack(cloud: TwinC
         role: [s for s in cloud.iam.policies[role] if bootstrap not in s.resources],
     }
     with acting_as(role), pytest.raises(ClientError) as denied:
-        cloud.client("cloudformation").update_stack(StackName=name, UsePreviousTemplate=True)
+        cloud.client("cloudformation").update_stack(
+            StackName=name, UsePreviousTemplate=True, ResourceTypes=list(DEPLOY_RESOURCE_TYPES)
+        )
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
     assert f"ssm:GetParameters on resource: {bootstrap}" in denied.value.response["Error"]["Message"]
 

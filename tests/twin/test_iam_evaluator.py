@@ -301,3 +301,24 @@ def test_s3_and_sqs_on_kms_encrypted_resources_need_the_key() -> None:
             assert s3.get_object(Bucket="data", Key="k")["Body"].read() == b"x"
             s3.put_object(Bucket="data", Key="k2", Body=b"y")
             sqs.send_message(QueueUrl=queue, MessageBody="m")
+
+
+def test_set_operators_on_a_multivalued_key_and_null_on_an_absent_one() -> None:
+    """The deploy function's UpdateStack fence: no TemplateUrl, ResourceTypes present and all of them allowed."""
+    fence = {
+        "Null": {"cloudformation:TemplateUrl": "true", "cloudformation:ResourceTypes": "false"},
+        "ForAllValues:StringEquals": {"cloudformation:ResourceTypes": ["AWS::SageMaker::Model"]},
+    }
+    statement = allow("cloudformation:UpdateStack", "*", Condition=fence)
+
+    def decision(template_url: str | None, types: list[str] | None) -> str:
+        context = {"cloudformation:TemplateUrl": template_url, "cloudformation:ResourceTypes": types}
+        return evaluate([statement], "cloudformation:UpdateStack", "arn:stack", context).decision
+
+    assert decision(None, ["AWS::SageMaker::Model"]) == "allow"
+    assert decision(None, ["AWS::SageMaker::Model", "AWS::IAM::Role"]) == "implicit-deny"
+    assert decision("https://bucket/template.json", ["AWS::SageMaker::Model"]) == "implicit-deny"
+    assert decision(None, None) == "implicit-deny"
+    any_value = allow("s:A", "*", Condition={"ForAnyValue:StringLike": {"s:k": "x*"}})
+    assert evaluate([any_value], "s:A", "r", {"s:k": ["a", "xy"]}).decision == "allow"
+    assert evaluate([any_value], "s:A", "r", {"s:k": None}).decision == "implicit-deny"
