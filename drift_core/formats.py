@@ -101,7 +101,7 @@ def _kll(acc: NumericAccumulator) -> dict[str, Any]:
     bounds = _bin_bounds(acc)
     buckets = [
         {"lower_bound": bounds[s][0], "upper_bound": bounds[e - 1][1], "count": float(c)}
-        for s, e, c in zip(starts, [*starts[1:].tolist(), counts.size], sums, strict=True)
+        for s, e, c in zip(starts, [*starts[1:].tolist(), counts.size], sums)  # equal lengths: one per group
         if c > 0
     ]
     return {"buckets": buckets, "sketch": {"parameters": KLL_PARAMETERS, "data": [_quantiles(acc).tolist()]}}
@@ -112,7 +112,7 @@ def _bin_bounds(acc: NumericAccumulator) -> list[tuple[float, float]]:
     e = acc.edges
     lows = np.concatenate(([min(acc.minimum, e[0])], e))
     highs = np.concatenate((e, [max(acc.maximum, e[-1])]))
-    return list(zip(lows.tolist(), highs.tolist(), strict=True))
+    return list(zip(lows.tolist(), highs.tolist()))  # equal lengths: one per bin
 
 
 def _quantiles(acc: NumericAccumulator, points: int = 1001) -> np.ndarray:
