@@ -10,8 +10,10 @@ UV := $(TOOLS)/bin/uv
 # The SageMaker images the step scripts run in, each with a pinned requirements file under containers/ (see
 # docs/container-parity.md): the tests marked `container` run again in a venv per image, with its libraries.
 CONTAINER_ENVS := sklearn-1.2-1 xgboost-3.0-5
-# Test processes for the main suite (pytest-xdist); the machine has 2 cores.
+# Test processes (pytest-xdist; the machine has 2 cores), a test module per process at a time so that module-scoped
+# fixtures (synths, training runs) are built once.
 JOBS ?= 2
+XDIST := -n $(JOBS) --dist loadfile
 # The CDK app runs `python3 app.py`: put the project's venv first on PATH for it.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -56,17 +58,17 @@ lock: | $(UV)
 test: setup container-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n $(JOBS)
+	$(BIN)/pytest $(XDIST)
 	$(MAKE) --no-print-directory container-test
 
 # The quick loop: no end-to-end runs (twin, CLI pipeline runs, full synth validation).
 test-quick: setup
-	$(BIN)/pytest -n $(JOBS) -m "not e2e"
+	$(BIN)/pytest $(XDIST) -m "not e2e"
 
 container-test: container-setup
 	@set -e; for env in $(CONTAINER_ENVS); do \
 		echo "== container-parity env $$env"; \
-		MLOPS_CONTAINER_ENV=$$env .venv-$$env/bin/python -m pytest -p no:cacheprovider -m container -q; \
+		MLOPS_CONTAINER_ENV=$$env .venv-$$env/bin/python -m pytest -p no:cacheprovider $(XDIST) -m container -q; \
 	done
 
 lint: setup
