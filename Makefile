@@ -35,6 +35,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[dev]"
 	touch $@
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 container-setup: $(foreach env,$(CONTAINER_ENVS),.venv-$(env)/.installed)
 
 # Only the image's libraries and the test runner: not the project, not its dependencies (the tests import
