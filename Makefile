@@ -3,6 +3,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# uv installs the pinned lock (constraints.txt) in seconds; it comes from PyPI into a bootstrap venv of its own.
+UV_VERSION := 0.13.9
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
+# The SageMaker images the step scripts run in, each with a pinned requirements file under containers/ (see
+# docs/container-parity.md): the tests marked `container` run again in a venv per image, with its libraries.
+CONTAINER_ENVS := sklearn-1.2-1 xgboost-3.0-5
+# Test processes (pytest-xdist; the machine has 2 cores), a test module per process at a time so that module-scoped
+# fixtures (synths, training runs) are built once.
+JOBS ?= 2
+XDIST := -n $(JOBS) --dist loadfile
 # The CDK app runs `python3 app.py`: put the project's venv first on PATH for it.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -11,34 +22,58 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
-.PHONY: setup demo synth test lint format bench clean
+.PHONY: setup container-setup demo synth test test-quick container-test lint format lock bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(UV)
+	test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[dev]"
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-CDK_ARGS ?=
-synth: setup
-	cdk synth --quiet $(CDK_ARGS)
-	@echo "synthesized: $$(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
+container-setup: $(foreach env,$(CONTAINER_ENVS),.venv-$(env)/.installed)
 
-# Synthesizes the deployable stacks, then runs the whole lifecycle offline on them (the twin synthesizes its own
-# copy with a 1 s pipeline poll, since moto's Step Functions engine really waits).
-demo: synth
-	$(BIN)/mlops demo --out $(DEMO_DIR)
+# Only the image's libraries and the test runner: not the project, not its dependencies (the tests import
+# pipeline_code/ and drift_core/ from the checkout, as the images do from the step library on PYTHONPATH).
+.venv-%/.installed: containers/%.txt | $(UV)
+	test -x .venv-$*/bin/python || $(UV) venv --quiet --python $(PYTHON) .venv-$*
+	$(UV) pip sync --quiet --python .venv-$*/bin/python $<
+	touch $@
 
-test: setup
+# Regenerates the lock (constraints.txt) from pyproject.toml's ranges with uv, keeping its header. uv prefers the
+# versions already pinned; `make lock LOCK_ARGS=--upgrade` moves every pin to the newest that resolves.
+LOCK_ARGS ?=
+lock: | $(UV)
+	sed -n '1,/^# ---- end of header/p' constraints.txt > .constraints.header
+	$(UV) pip compile --quiet --python $(BIN)/python --extra dev --no-header --no-annotate $(LOCK_ARGS) \
+		pyproject.toml -o constraints.txt
+	cat .constraints.header constraints.txt > .constraints.new && mv .constraints.new constraints.txt
+	rm .constraints.header
+
+# Everything: lint, the whole suite in parallel (unit and e2e), then the container-parity envs.
+test: setup container-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
+	$(MAKE) --no-print-directory container-test
+
+# The quick loop: no end-to-end runs (twin, CLI pipeline runs, full synth validation).
+test-quick: setup
+	$(BIN)/pytest $(XDIST) -m "not e2e"
+
+container-test: container-setup
+	@set -e; for env in $(CONTAINER_ENVS); do \
+		echo "== container-parity env $$env"; \
+		MLOPS_CONTAINER_ENV=$$env .venv-$$env/bin/python -m pytest -p no:cacheprovider $(XDIST) -m container -q; \
+	done
 
 lint: setup
 	$(BIN)/ruff check .
@@ -52,4 +87,4 @@ bench: setup
 	$(BIN)/python benchmarks/synth_benchmark.py
 
 clean:
-	rm -rf cdk.out .build .mlops .pytest_cache
+	rm -rf cdk.out .build .mlops .pytest_cache $(foreach env,$(CONTAINER_ENVS),.venv-$(env))

@@ -116,7 +116,7 @@ def _kll(acc: NumericAccumulator) -> dict[str, Any]:
     counts = _whole_counts(np.diff(below), acc.present)
     buckets = [
         {"lower_bound": float(lo), "upper_bound": float(hi), "count": float(c)}
-        for lo, hi, c in zip(bounds[:-1], bounds[1:], counts, strict=True)
+        for lo, hi, c in zip(bounds[:-1], bounds[1:], counts)  # equal lengths (no strict=: Python 3.9 images)
     ]
     return {"buckets": buckets, "sketch": {"parameters": KLL_PARAMETERS, "data": [_quantiles(acc).tolist()]}}
 
@@ -135,7 +135,7 @@ def _bin_bounds(acc: NumericAccumulator) -> list[tuple[float, float]]:
     e = acc.edges
     lows = np.concatenate(([min(acc.minimum, e[0])], e))
     highs = np.concatenate((e, [max(acc.maximum, e[-1])]))
-    return list(zip(lows.tolist(), highs.tolist(), strict=True))
+    return list(zip(lows.tolist(), highs.tolist()))  # equal lengths: one per bin
 
 
 def _quantiles(acc: NumericAccumulator, points: int = 1001) -> np.ndarray:

@@ -42,7 +42,11 @@ class PairCounts:
     pairs: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def update(self, labels: np.ndarray, predictions: np.ndarray) -> None:
-        for label, pred in zip(np.asarray(labels).tolist(), np.asarray(predictions).tolist(), strict=True):
+        labels, predictions = np.asarray(labels), np.asarray(predictions)
+        # zip(strict=True) would say this, but the step containers run Python 3.9 (zip has no strict before 3.10).
+        if len(labels) != len(predictions):
+            raise ValueError(f"{len(labels)} labels but {len(predictions)} predictions")
+        for label, pred in zip(labels.tolist(), predictions.tolist()):
             if is_missing(label) or is_missing(pred):
                 continue
             key = (_label_key(label), _label_key(pred))

@@ -12,8 +12,39 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Set by `make container-test` to the SageMaker image whose libraries the running venv has (containers/<name>.txt):
+# that venv lacks CDK, moto and MLflow, so only the modules marked `container` are collected.
+CONTAINER_ENV = os.environ.get("MLOPS_CONTAINER_ENV", "")
+CONTAINER_MARK = "pytestmark = pytest.mark.container"
+# Whole directories of end-to-end runs (the twin); elsewhere a test opts in with @pytest.mark.slow.
+E2E_DIRS = ("twin",)
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+
+
+def _marks_container(path: Path) -> bool:
+    if path.is_dir():
+        return any(_marks_container(child) for child in path.rglob("test_*.py"))
+    return CONTAINER_MARK in path.read_text(encoding="utf-8")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In a container-parity env, skip modules (and folders, with their conftests) not marked `container`."""
+    if not CONTAINER_ENV or collection_path == REPO / "tests":
+        return None
+    is_test_module = collection_path.suffix == ".py" and collection_path.name.startswith("test_")
+    if collection_path.is_dir() or is_test_module:
+        return not _marks_container(collection_path)
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`e2e` = the twin's tests and the ones marked slow, so `-m "not e2e"` is the quick loop."""
+    e2e = pytest.mark.e2e
+    for item in items:
+        relative = Path(str(item.path)).relative_to(REPO / "tests").parts
+        if item.get_closest_marker("slow") or relative[0] in E2E_DIRS:
+            item.add_marker(e2e)
 
 
 def cdk_context() -> dict[str, Any]:

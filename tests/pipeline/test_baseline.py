@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import drift_core
 from pipeline_code import baseline, preprocess
+
+pytestmark = pytest.mark.container
 
 
 def test_baseline_writes_model_monitor_files_that_the_drift_core_reads_back(mixed_csv: Path, tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ from pipeline_code import baseline, feature_ingest, preprocess
 from pipeline_code.common import run_main
 from pipeline_code.tables import read_table_dir
 
+pytestmark = pytest.mark.container
+
 
 @pytest.fixture(scope="module")
 def islr() -> pd.DataFrame:

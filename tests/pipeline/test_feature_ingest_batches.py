@@ -9,6 +9,8 @@ import pytest
 from pipeline_code.feature_ingest import IngestError, RetryPolicy, ingest_features, is_retryable, to_records
 from tests.pipeline.conftest import mixed_frame
 
+pytestmark = pytest.mark.container
+
 
 class ClientError(Exception):
     """Shaped like botocore's ClientError: the error code and HTTP status in `response`."""

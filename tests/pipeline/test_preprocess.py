@@ -15,6 +15,8 @@ from pipeline_code.feature_ingest import ingest_features, to_records
 from pipeline_code.tables import read_table_dir
 from tests.pipeline.conftest import mixed_frame
 
+pytestmark = pytest.mark.container
+
 
 def _run(input_path: Path, out: Path, *extra: str) -> None:
     preprocess.main(["--input-dir", str(input_path), "--output-dir", str(out), "--target", "default", *extra])

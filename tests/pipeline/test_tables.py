@@ -11,6 +11,8 @@ from pipeline_code.common import DataError
 from pipeline_code.tables import iter_chunks, read_table_dir, table_files
 from tests.pipeline.conftest import mixed_frame
 
+pytestmark = pytest.mark.container
+
 
 @pytest.fixture()
 def channel(tmp_path: Path) -> Path:

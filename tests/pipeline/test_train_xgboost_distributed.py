@@ -25,6 +25,9 @@ from mlops.sample_data import load_dataset
 from pipeline_code.common import DataError
 from pipeline_code.inference import model_fn
 
+pytestmark = pytest.mark.container
+pytest.importorskip("xgboost", reason="the xgboost engine runs in the XGBoost image only")
+
 TARGET = "default"
 SHARDS = 4
 HYPERPARAMETERS = {"num_round": 60, "max_depth": 3, "eta": 0.2, "seed": 7}

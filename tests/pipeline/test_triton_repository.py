@@ -31,7 +31,9 @@ from pipeline_code.triton_repository import (
 )
 from tests.pipeline.conftest import mixed_frame
 
-xgb = pytest.importorskip("xgboost")
+pytestmark = pytest.mark.container
+
+xgb = pytest.importorskip("xgboost", reason="the Triton repository packs the xgboost engine's model")
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ import pytest
 
 from mlops.serving.handler import INFERENCE_PATH, load_inference_module
 
+pytestmark = pytest.mark.container
+
 
 @pytest.fixture(scope="module")
 def inf() -> ModuleType:

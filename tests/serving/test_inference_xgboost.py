@@ -14,6 +14,9 @@ import pytest
 from mlops.serving.handler import load_inference_module
 from pipeline_code import evaluate, train_xgboost
 
+pytestmark = pytest.mark.container
+pytest.importorskip("xgboost", reason="the xgboost engine runs in the XGBoost image only")
+
 
 @pytest.fixture(scope="module")
 def inf() -> ModuleType:
