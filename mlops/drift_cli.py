@@ -31,6 +31,7 @@ from drift_core import (
 from mlops import drift_io
 from mlops.drift_table import render_table
 from mlops.errors import UserError
+from mlops.user_input import dumps, number, output_dir
 
 EXIT_DRIFT = 1
 
@@ -44,18 +45,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     base.add_argument("--out", required=True, help="output directory")
     base.add_argument("--target", help="label column: kept out of the features, used for label shift")
     base.add_argument("--bins", type=_positive_int, default=1000, help="quantile bins per numeric feature")
-    base.add_argument("--sigma", type=_positive_float, default=3.0, help="default k of the sigma rule")
-    base.add_argument("--psi", type=_positive_float, default=0.1, help="PSI threshold")
-    base.add_argument("--min-accuracy", type=float, default=None, help="A_min for model quality checks")
+    base.add_argument("--sigma", type=_POSITIVE, default=3.0, help="default k of the sigma rule")
+    base.add_argument("--psi", type=_POSITIVE, default=0.1, help="PSI threshold")
+    base.add_argument("--min-accuracy", type=_ACCURACY, default=None, help="A_min for model quality checks")
     base.set_defaults(handler=run_baseline)
 
     check = commands.add_parser("check", help="drift of a window of data against a baseline")
     check.add_argument("--baseline", required=True, help="directory with statistics.json (+ constraints.json)")
     check.add_argument("--data", nargs="+", required=True, help="CSV / JSON-lines files or directories")
-    check.add_argument("--sigma", type=_positive_float, default=None, help="k of the sigma rule (all features)")
-    check.add_argument("--psi", type=_positive_float, default=None, help="PSI threshold")
+    check.add_argument("--sigma", type=_POSITIVE, default=None, help="k of the sigma rule (all features)")
+    check.add_argument("--psi", type=_POSITIVE, default=None, help="PSI threshold")
     check.add_argument("--prediction", help="prediction column, for accuracy against the target column")
-    check.add_argument("--min-accuracy", type=float, default=None, help="A_min (overrides the baseline's)")
+    check.add_argument("--min-accuracy", type=_ACCURACY, default=None, help="A_min (overrides the baseline's)")
     check.add_argument("--violations", help="also write constraint_violations.json into this directory")
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any feature drifted")
@@ -69,17 +70,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+_POSITIVE = number(0.0, low_inclusive=False)
+_ACCURACY = number(0.0, 1.0)
 
 
 # ---- baseline ----------------------------------------------------------------------------------------------
 
 
 def run_baseline(args: argparse.Namespace) -> int:
+    output_dir(Path(args.out), "--out")
     files = drift_io.data_files(args.data)
     columns, numeric = _training_schema(files[0])
     if args.target is not None and args.target not in columns:
@@ -136,6 +135,8 @@ def _require_columns(path: Path, required: Sequence[str]) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    if args.violations:
+        output_dir(Path(args.violations), "--violations")
     baseline = _load_baseline(args.baseline)
     files = drift_io.data_files(args.data)
     window = WindowAccumulator(baseline, prediction_column=args.prediction)
@@ -149,7 +150,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.violations:
         write_constraint_violations(report, args.violations)
     if args.json:
-        sys.stdout.write(json.dumps(report.to_dict()) + "\n")
+        sys.stdout.write(dumps(report.to_dict()) + "\n")
     else:
         sys.stdout.write(render_table(report) + "\n")
     return EXIT_DRIFT if args.fail_on_drift and report.drifted_features else 0

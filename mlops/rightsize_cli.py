@@ -7,13 +7,13 @@ the flag or file, raised as UserError and printed by mlops.cli).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.user_input import dumps, number, read_json, read_json_object
 
 EXIT_NO_FIT = 1
 BUSY_WARNING = 0.8  # the load test got less than this share of a core: latency figures are inflated
@@ -26,20 +26,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Measure the real inference code behind the local endpoint (127.0.0.1, bounded), then price "
         "every catalogue instance type and serverless for the traffic and latency SLO.",
     )
-    parser.add_argument("--rps", type=_positive, required=True, help="average requests per second")
-    parser.add_argument("--p99-ms", type=_positive, required=True, help="latency SLO: p99 in milliseconds")
-    parser.add_argument("--peak-factor", type=float, default=2.0, help="peak traffic = rps x this (default 2)")
-    parser.add_argument("--peak-hours", type=float, default=4.0, help="hours per day at the peak (default 4)")
+    parser.add_argument("--rps", type=_POSITIVE, required=True, help="average requests per second")
+    parser.add_argument("--p99-ms", type=_POSITIVE, required=True, help="latency SLO: p99 in milliseconds")
+    parser.add_argument(
+        "--peak-factor", type=number(1.0, 1000.0), default=2.0, help="peak traffic = rps x this (default 2)"
+    )
+    parser.add_argument(
+        "--peak-hours", type=number(0.0, 24.0), default=4.0, help="hours per day at the peak (default 4)"
+    )
     parser.add_argument("--region", help="price region (default: the config file's region)")
     parser.add_argument("--model-dir", type=Path, help="model.joblib + model_meta.json (default: the sample model)")
     parser.add_argument("--measured", type=Path, help="reuse a saved measurement (a --json output or its 'measured')")
-    parser.add_argument("--gpu-speedup", type=_positive, default=1.0, help="measured GPU speedup (default 1: none)")
+    parser.add_argument(
+        "--gpu-speedup",
+        type=number(0.0, 1000.0, low_inclusive=False),
+        default=1.0,
+        help="measured GPU speedup (default 1: none)",
+    )
     parser.add_argument("--parallel-efficiency", type=_fraction, help="override the measured parallel efficiency")
     parser.add_argument("--max-utilisation", type=_fraction, default=0.7, help="headroom: planned busy share (0.7)")
     parser.add_argument("--min-instances", type=int, default=1, help="lowest instance count (default 1)")
     parser.add_argument("--max-instances", type=int, default=100, help="highest instance count (default 100)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent load-test clients (1-16)")
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per load-test phase (0.5-30)")
+    parser.add_argument("--duration", type=number(0.5, 30.0), default=4.0, help="seconds per load-test phase (0.5-30)")
     parser.add_argument("--max-requests", type=int, default=5000, help="request cap per phase")
     parser.add_argument("--catalogue", type=Path, help="instance catalogue JSON (default data/instance_catalogue.json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -49,18 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be within (0, 1], got {text}")
-    return value
+_POSITIVE = number(0.0, low_inclusive=False)
+_fraction = number(0.0, 1.0, low_inclusive=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,23 +86,17 @@ def run(args: argparse.Namespace) -> int:
     if args.apply:
         result["applied"] = _apply(args, rec, config_path)
     if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.write(dumps(result) + "\n")
     else:
         sys.stdout.write(render(result) + "\n")
     return 0 if rec.choice is not None else EXIT_NO_FIT
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.peak_factor < 1:
-        raise UserError(f"--peak-factor must be >= 1, got {args.peak_factor:g}")
-    if not 0 <= args.peak_hours <= 24:
-        raise UserError(f"--peak-hours must be within 0..24, got {args.peak_hours:g}")
     if not 1 <= args.min_instances <= args.max_instances <= 100:
         raise UserError("--min-instances and --max-instances must satisfy 1 <= min <= max <= 100")
     if not 1 <= args.clients <= 16:
         raise UserError(f"--clients must be within 1..16, got {args.clients}")
-    if not 0.5 <= args.duration <= 30:
-        raise UserError(f"--duration must be within 0.5..30 seconds, got {args.duration:g}")
     if not 10 <= args.max_requests <= 100_000:
         raise UserError(f"--max-requests must be within 10..100000, got {args.max_requests}")
     if args.config is not None and not args.apply:
@@ -115,13 +108,12 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _config_region(path: Path) -> str | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None  # no readable config: the default region applies; --apply reports a bad file itself
-    if not isinstance(data, dict):
-        return None
-    region = data.get("region") or data.get("context", {}).get("platform", {}).get("region")
+    from mlops.project_config import cdk_platform_context
+
+    if not path.exists():
+        return None  # no config: the default region applies (--apply reports the missing file itself)
+    # A stage file names its region at the top; cdk.json in its platform context.
+    region = read_json_object(path, "config file").get("region") or cdk_platform_context(path).get("region")
     return region if isinstance(region, str) else None
 
 
@@ -150,12 +142,7 @@ def load_profile(path: Path, gpu_speedup: float = 1.0, efficiency: float | None 
 
     from mlops.rightsizing.capacity import Profile
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: measurement file not found") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: invalid JSON: {exc}") from None
+    data = read_json(path, "measurement file")
     data = data.get("measured", data) if isinstance(data, dict) else data
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object with the measured figures")

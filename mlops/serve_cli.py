@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mlops.errors import UserError
+from mlops.user_input import number, output_dir
 
 MODEL_FILES = ("model.joblib", "model_meta.json")
 
@@ -20,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model-dir", required=True, type=Path, help="folder with model.joblib + model_meta.json")
     parser.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("--capture-dir", type=Path, default=None, help="write SageMaker-format data capture here")
-    parser.add_argument("--capture-percent", type=float, default=100.0, help="share of invocations to capture (0-100)")
+    parser.add_argument(
+        "--capture-percent", type=number(0.0, 100.0), default=100.0, help="share of invocations to capture (0-100)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -44,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--capture-percent must be within 0..100, got {args.capture_percent}")
     capture = None
     if args.capture_dir is not None:
-        capture = CaptureConfig(root=args.capture_dir, sampling_percent=args.capture_percent)
+        capture = CaptureConfig(
+            root=output_dir(args.capture_dir, "--capture-dir"), sampling_percent=args.capture_percent
+        )
     try:
         server = EndpointServer.start(model_dir, port=args.port, capture=capture)
     except ModelLoadError as exc:

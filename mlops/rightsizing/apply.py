@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.user_input import parse_json, read_text, require_object
 
 APPLY_KEYS = frozenset(
     {
@@ -66,24 +67,14 @@ def apply_platform(path: Path, updates: Mapping[str, Any], cdk_json: Path | None
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except FileNotFoundError:
-        raise UserError(f"{path}: config file not found") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: invalid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object")
-    return text, data
+    text = read_text(path, "config file")
+    return text, require_object(parse_json(text, path), str(path))
 
 
 def _cdk_platform(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    _, data = _read(path)
-    platform = data.get("context", {}).get("platform", {})
-    return platform if isinstance(platform, dict) else {}
+    from mlops.project_config import cdk_platform_context
+
+    return cdk_platform_context(path)
 
 
 def _indent(text: str) -> int:
