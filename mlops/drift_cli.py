@@ -117,8 +117,7 @@ def _training_schema(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _jsonl_numeric(path: Path, columns: Sequence[str]) -> set[str]:
-    with path.open("r", encoding="utf-8") as handle:
-        first = json.loads(next(line for line in handle if line.strip()))
+    first = json.loads(next(line for line in drift_io.utf8_lines(path) if line.strip()))
     return {c for c in columns if isinstance(first.get(c), (int, float)) and not isinstance(first.get(c), bool)}
 
 

@@ -225,6 +225,8 @@ def _preflight(data: Path, target: str, features: Sequence[str]) -> None:
     """
     if not data.exists():
         raise UserError(f"{data}: file not found")
+    if target in features:
+        raise UserError(f"--features: lists the target column '{target}'; the target cannot be a feature")
     classes: set[str] = set()
     try:
         for path, chunk in iter_raw_chunks(data, PREFLIGHT_CHUNK_ROWS, required_columns=[target], role="target"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlops.errors import UserError
 from mlops.user_input import number, output_dir
+from pipeline_code.common import first_line
 
 MODEL_FILES = ("model.joblib", "model_meta.json")
 
@@ -35,6 +36,14 @@ def check_model_dir(model_dir: Path) -> None:
             raise UserError(f"model directory {model_dir} has no {name}")
 
 
+def model_load_error(exc: Exception) -> UserError:
+    """One line for a model that does not load: its own cause named with its type (a corrupt joblib file fails
+    with e.g. KeyError: 189, which alone says nothing)."""
+    cause = exc.__cause__
+    detail = f" ({type(cause).__name__}: a corrupt or incomplete model file?)" if cause is not None else ""
+    return UserError(f"{first_line(exc).rstrip(': ')}{detail}")
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `mlops --help` does not load pandas and scikit-learn.
     from mlops.serving import CaptureConfig, EndpointServer, ModelLoadError
@@ -53,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = EndpointServer.start(model_dir, port=args.port, capture=capture)
     except ModelLoadError as exc:
-        raise UserError(str(exc)) from None
+        raise model_load_error(exc) from None
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
     sys.stdout.write(f"serving {model_dir} (model {server.endpoint.model_version}) on {server.url}\n")

@@ -31,9 +31,18 @@ def read_text(path: Path, what: str = "file") -> str:
     except IsADirectoryError:
         raise UserError(f"{path}: is a folder, expected a {what}") from None
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+        raise not_utf8(path, exc) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read the {what} ({exc.strerror or type(exc).__name__})") from None
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError, offset: int = 0) -> UserError:
+    """A binary or latin-1 file where UTF-8 text is expected, named with the first bad byte and its offset."""
+    return UserError(f"{path}: {utf8_problem(exc, offset)}")
+
+
+def utf8_problem(exc: UnicodeDecodeError, offset: int = 0) -> str:
+    return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {offset + exc.start})"
 
 
 def read_json(path: Path, what: str = "JSON file") -> Any:
