@@ -28,6 +28,7 @@ from drift_core import (
     write_baseline,
     write_constraint_violations,
 )
+from drift_core.finite import MAX_MAGNITUDE
 from mlops import drift_io
 from mlops.drift_table import render_table
 from mlops.errors import UserError
@@ -58,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--prediction", help="prediction column, for accuracy against the target column")
     check.add_argument("--min-accuracy", type=_ACCURACY, default=None, help="A_min (overrides the baseline's)")
     check.add_argument("--violations", help="also write constraint_violations.json into this directory")
+    check.add_argument(
+        "--min-rows",
+        type=number(1, 1e9, integer=True),
+        default=None,
+        help="fewest rows a window needs (default: the drift Lambda's, config drift_min_rows = 100)",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any feature drifted")
     check.set_defaults(handler=run_check)
@@ -98,6 +105,12 @@ def run_baseline(args: argparse.Namespace) -> int:
     baseline = build_baseline_chunks(chunks, target=args.target, max_bins=args.bins, thresholds=thresholds)
     if rows["n"] == 0:
         raise UserError(f"{files[0]}: no data rows")
+    for name, acc in baseline.features.items():
+        if isinstance(acc, NumericAccumulator) and acc.unparseable:
+            sys.stderr.write(
+                f"warning: column '{name}': {acc.unparseable} cell(s) unparseable or non-finite (inf, |x| > "
+                f"{MAX_MAGNITUDE:g}) left out of the statistics (docs/cli-input-rules.md)\n"
+            )
     stats, constraints = write_baseline(baseline, args.out)
     n_num = sum(isinstance(a, NumericAccumulator) for a in baseline.features.values())
     print(
@@ -145,6 +158,7 @@ def run_check(args: argparse.Namespace) -> int:
         _read_window_file(f, baseline, window, features, numeric, args.prediction)
     if window.rows == 0:
         raise UserError(f"{files[0]}: no data rows")
+    _require_rows(window.rows, args.min_rows, files)
     report = compute_drift(baseline, window, sigma=args.sigma, psi_threshold=args.psi, min_accuracy=args.min_accuracy)
     if args.violations:
         write_constraint_violations(report, args.violations)
@@ -153,6 +167,21 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_table(report) + "\n")
     return EXIT_DRIFT if args.fail_on_drift and report.drifted_features else 0
+
+
+def _require_rows(rows: int, min_rows: int | None, files: Sequence[Path]) -> None:
+    """A window as small as one row flags every feature; the drift Lambda waits for drift_min_rows new rows, and
+    the CLI asks for as many (same config)."""
+    if min_rows is None:
+        from mlops.project_config import load_project_config
+
+        min_rows = load_project_config().drift_min_rows
+    if rows < min_rows:
+        where = str(files[0]) if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
+        raise UserError(
+            f"{where}: {rows} data rows, fewer than the {min_rows} a drift check needs "
+            "(--min-rows; config drift_min_rows, which the drift Lambda waits for)"
+        )
 
 
 def _load_baseline(directory: str) -> Baseline:

@@ -23,6 +23,7 @@ from drift_core import CategoryCounts
 from mlops.errors import UserError
 from mlops.user_input import not_utf8, utf8_problem
 from pipeline_code.common import first_line
+from pipeline_code.tables import duplicate_column
 
 JSON_CHUNK_ROWS = 50_000
 # Share of parseable cells above which a text column of the training data is taken as numeric with bad cells.
@@ -89,7 +90,11 @@ def csv_header(path: Path) -> list[str]:
         table = pacsv.read_csv(pa.BufferReader(first + b"\n"), read_options=pacsv.ReadOptions(skip_rows=0))
     except pa.ArrowInvalid as exc:
         raise UserError(f"{path}: not a readable CSV header ({first_line(exc)})") from exc
-    return list(table.column_names)
+    names = list(table.column_names)
+    duplicate = duplicate_column(names)
+    if duplicate is not None:
+        raise UserError(f"{path}: column '{duplicate}' appears twice in the header")
+    return names
 
 
 def _has_bom(path: Path) -> bool:

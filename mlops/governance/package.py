@@ -28,6 +28,8 @@ MODEL_ARCHIVE = Path("train") / "output" / "model.tar.gz"
 MODEL_META = Path("train") / "model" / "model_meta.json"
 HOLDOUT = Path("preprocess") / "test"
 BASELINE = Path("baseline")
+# What finalize writes at the folder's top (a new run removes them first).
+GOVERNANCE_FILES = (LINEAGE_FILE, MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, readiness.READINESS_FILE)
 
 
 @dataclass
