@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--apply", action="store_true", help="write the choice into the platform config")
     parser.add_argument("--config", type=Path, help="with --apply: a stage file to update instead of cdk.json")
     parser.add_argument("--serverless", action="store_true", help="with --apply: apply serverless when cheaper")
+    parser.add_argument(
+        "--force", action="store_true", help="with --apply: also lower a stage file's endpoint_min_instances"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -103,6 +106,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError("--config is only used with --apply")
     if args.serverless and not args.apply:
         raise UserError("--serverless is only used with --apply")
+    if args.force and not args.apply:
+        raise UserError("--force is only used with --apply")
     if args.measured is not None and args.model_dir is not None:
         raise UserError("--measured and --model-dir exclude each other: a saved measurement names its model")
 
@@ -162,7 +167,7 @@ def load_profile(path: Path, gpu_speedup: float = 1.0, efficiency: float | None 
 
 
 def _apply(args: argparse.Namespace, rec: Any, path: Path) -> dict[str, Any]:
-    from mlops.rightsizing.apply import apply_platform
+    from mlops.rightsizing.apply import apply_platform, current_platform
 
     if args.serverless and rec.serverless_cheaper:
         s = rec.serverless
@@ -182,8 +187,10 @@ def _apply(args: argparse.Namespace, rec: Any, path: Path) -> dict[str, Any]:
             "endpoint_max_instances": c.max_instance_count,
             "invocations_per_instance_target": c.invocations_per_instance_target,
         }
-    changed = apply_platform(path, updates)
-    return {"file": str(path), "values": updates, "changed": sorted(changed)}
+    before = current_platform(path)
+    changed = apply_platform(path, updates, force=args.force)
+    diff = {key: {"from": before.get(key), "to": value} for key, value in changed.items()}
+    return {"file": str(path), "values": updates, "changed": sorted(changed), "diff": diff}
 
 
 def _result(rec: Any, profile: Any, traffic: Any, assume: Any, catalogue: Any, region: str) -> dict[str, Any]:
@@ -304,4 +311,5 @@ def render(r: dict[str, Any]) -> str:
         ap = r["applied"]
         values = ", ".join(f"{k}={v}" for k, v in ap["values"].items())
         lines.append(f"applied     {ap['file']} platform: {values}")
+        lines += [f"            {key}: {d['from']} -> {d['to']}" for key, d in ap["diff"].items()]
     return "\n".join(lines)
