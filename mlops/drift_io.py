@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 
 from drift_core import CategoryCounts
 from mlops.errors import UserError
-from mlops.user_input import not_utf8, utf8_problem
+from mlops.user_input import check_text_file, not_utf8, utf8_problem
 from pipeline_code.common import first_line
 from pipeline_code.tables import duplicate_column
 
@@ -58,6 +58,7 @@ def data_files(paths: Sequence[str]) -> list[Path]:
     for f in files:
         if f.stat().st_size == 0:
             raise UserError(f"{f}: file is empty")
+        check_text_file(f)
     return files
 
 

@@ -45,6 +45,20 @@ def utf8_problem(exc: UnicodeDecodeError, offset: int = 0) -> str:
     return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {offset + exc.start})"
 
 
+def check_text_file(path: Path, head_bytes: int = 1 << 16) -> None:
+    """A file that must be UTF-8 text (CSV, JSON lines): a NUL byte or invalid UTF-8 in its first 64 KiB is a
+    UserError naming it, before a parser turns the bytes into a confusing message (or prints them)."""
+    with path.open("rb") as handle:
+        head = handle.read(head_bytes)
+    if b"\0" in head:
+        raise UserError(f"{path}: a binary file (NUL byte at offset {head.index(0)}), expected UTF-8 text")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut by the end of the sample
+            raise not_utf8(path, exc) from None
+
+
 def read_json(path: Path, what: str = "JSON file") -> Any:
     """Any JSON document from a file (see read_text for the file errors)."""
     return parse_json(read_text(path, what), path)
