@@ -15,6 +15,7 @@ import numpy as np
 
 from drift_core.binning import BinIndex, Binner, quantile_binner
 from drift_core.categorical import CategoricalAccumulator, CategoryCounts
+from drift_core.finite import usable
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 DEFAULT_BINS = 1000
@@ -80,7 +81,7 @@ def _binner_for(finite: np.ndarray, max_bins: int) -> Binner:
 
 def _numeric_baseline(values: np.ndarray, max_bins: int, unparseable: int = 0) -> NumericAccumulator:
     x = np.asarray(values, dtype=np.float64).ravel()
-    finite = x[np.isfinite(x)]
+    finite = x[usable(x)]
     mean = float(finite.mean()) if finite.size else None
     std = float(finite.std()) if finite.size else None
     acc = NumericAccumulator(_binner_for(finite, max_bins), shift=reference_shift(mean, std))
@@ -148,7 +149,7 @@ class _Sampler:
     first: float | None = None
 
     def add(self, x: np.ndarray) -> None:
-        finite = x[np.isfinite(x)]
+        finite = x[usable(x)]
         if finite.size == 0:
             return
         if self.first is None:

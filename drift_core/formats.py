@@ -200,8 +200,8 @@ def write_baseline(baseline: Baseline, out_dir: str | Path) -> tuple[Path, Path]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stats_path, constraints_path = out / STATISTICS, out / CONSTRAINTS
-    stats_path.write_text(json.dumps(statistics_document(baseline)))
-    constraints_path.write_text(json.dumps(constraints_document(baseline), indent=2))
+    stats_path.write_text(json.dumps(statistics_document(baseline), allow_nan=False))
+    constraints_path.write_text(json.dumps(constraints_document(baseline), indent=2, allow_nan=False))
     return stats_path, constraints_path
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drift_core.binning import Binner
+from drift_core.finite import MAX_MAGNITUDE, usable
 
 # Values are processed in blocks that stay in the CPU cache; every numpy pass below then costs little.
 _BLOCK = 1 << 18
@@ -66,8 +67,8 @@ class NumericAccumulator:
         return self.binner.to_bins(self.raw)
 
     def update(self, values: np.ndarray, unparseable: int = 0) -> None:
-        """Add a chunk of values (NaN = missing; +-inf counts as unparseable) and a count of unparseable
-        cells."""
+        """Add a chunk of values (NaN = missing; non-finite cells, see drift_core.finite, count as unparseable)
+        and a count of unparseable cells."""
         x = np.asarray(values)
         if x.dtype != np.float64:
             x = x.astype(np.float64)
@@ -79,19 +80,20 @@ class NumericAccumulator:
             self._update_block(x[start : start + _BLOCK], scratch)
 
     def _update_block(self, x: np.ndarray, scratch: np.ndarray) -> None:
+        lo, hi = float(x.min()), float(x.max())  # NaN when the block holds a NaN
+        if not (lo >= -MAX_MAGNITUDE and hi <= MAX_MAGNITUDE):
+            # Slow path only for blocks with missing or non-finite cells (drift_core.finite: counted as
+            # unparseable, left out of every statistic).
+            nan = np.isnan(x)
+            ok = usable(x)
+            self.missing += int(nan.sum())
+            self.unparseable += int((~nan & ~ok).sum())
+            x = x[ok]
+            if x.size == 0:
+                return
+            lo, hi = float(x.min()), float(x.max())
         d = np.subtract(x, self.shift, out=scratch[: x.size]) if self.shift else x
         s = float(d.sum())
-        if not math.isfinite(s):
-            # Slow path only for blocks that hold NaN/inf: their sum is not finite.
-            nan = np.isnan(x)
-            inf = np.isinf(x)
-            self.missing += int(nan.sum())
-            self.unparseable += int(inf.sum())
-            x = x[~(nan | inf)]
-            d = np.subtract(x, self.shift, out=scratch[: x.size]) if self.shift else x
-            s = float(d.sum())
-        if x.size == 0:
-            return
         n = x.size
         block_mean = s / n
         block_m2 = float(np.einsum("i,i->", d, d)) - s * block_mean
@@ -100,7 +102,6 @@ class NumericAccumulator:
         if not block_m2 > 1e-6 * (block_m2 + s * block_mean):
             block_m2 = float(np.einsum("i,i->", d - block_mean, d - block_mean))
         self._combine(n, block_mean, block_m2)
-        lo, hi = float(x.min()), float(x.max())
         self.minimum = min(self.minimum, lo)
         self.maximum = max(self.maximum, hi)
         # The shifted copy is no longer needed: its buffer becomes the binning scratch space.
@@ -110,7 +111,7 @@ class NumericAccumulator:
         """Only the baseline needs Model Monitor's Integral/Fractional type, so this costs nothing
         elsewhere."""
         x = np.asarray(values, dtype=np.float64)
-        x = x[np.isfinite(x)]
+        x = x[usable(x)]
         if self.all_integral and x.size:
             self.all_integral = bool(np.all(x == np.floor(x)))
 

@@ -64,5 +64,5 @@ def write_constraint_violations(report: DriftReport, out_dir: str | Path) -> Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / VIOLATIONS
-    path.write_text(json.dumps(constraint_violations(report), indent=2))
+    path.write_text(json.dumps(constraint_violations(report), indent=2, allow_nan=False))
     return path

@@ -6,13 +6,13 @@ Exit codes: 0 success; 2 bad input (missing templates, unknown region or instanc
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.user_input import dumps, number
 
 # Flags for every usage assumption, named after the Usage field.
 _FLAGS = {
@@ -49,16 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, text in _FLAGS.items():
         flag = "--" + name.replace("_", "-")
         parser.add_argument(
-            flag, type=_non_negative, default=getattr(defaults, name), help=f"{text} (default %(default)s)"
+            flag, type=number(0.0), default=getattr(defaults, name), help=f"{text} (default %(default)s)"
         )
     parser.set_defaults(handler=run)
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     }
     data["templates"] = str(args.cdk_out)
     if args.json:
-        sys.stdout.write(json.dumps(data) + "\n")
+        sys.stdout.write(dumps(data) + "\n")
     else:
         sys.stdout.write(render(data) + "\n")
     return 0
@@ -89,16 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _config_defaults() -> tuple[str, str]:
     """Region and endpoint instance type from cdk.json's platform config (the synthesized app's config)."""
-    from stacks.config import ConfigError, load_config
+    from mlops.project_config import load_project_config
 
-    path = Path("cdk.json")
-    try:
-        platform = json.loads(path.read_text(encoding="utf-8")).get("context", {}).get("platform", {})
-        config = load_config(platform)
-    except FileNotFoundError:
-        config = load_config({})
-    except (json.JSONDecodeError, AttributeError, ConfigError) as exc:
-        raise UserError(f"{path}: {exc}") from None
+    config = load_project_config()
     return config.region, config.endpoint_instance_type
 
 

@@ -7,12 +7,12 @@ naming the option (raised as UserError, printed by mlops.cli).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 from mlops.errors import UserError
+from mlops.user_input import dumps, output_dir
 
 EXIT_INCOMPLETE = 1
 DEFAULT_OUT = Path(".mlops/demo")
@@ -37,8 +37,7 @@ def _validate(args: argparse.Namespace) -> None:
         raise UserError(f"--steps: must be between {MIN_STEPS} and {MAX_STEPS} (got {args.steps})")
     if not (math.isfinite(args.drift_share) and 0.05 <= args.drift_share <= 5.0):
         raise UserError(f"--drift-share: must be between 0.05 and 5 (got {args.drift_share})")
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out: {args.out} exists and is not a folder")
+    output_dir(args.out, "--out")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -59,5 +58,5 @@ def _run(args: argparse.Namespace) -> int:
     if not result.completed:
         print(f"mlops demo: the story did not complete: {'; '.join(result.reasons)}", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(dumps(result.to_json()))
     return 0 if result.completed else EXIT_INCOMPLETE

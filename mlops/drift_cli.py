@@ -28,9 +28,11 @@ from drift_core import (
     write_baseline,
     write_constraint_violations,
 )
+from drift_core.finite import MAX_MAGNITUDE
 from mlops import drift_io
 from mlops.drift_table import render_table
 from mlops.errors import UserError
+from mlops.user_input import dumps, number, output_dir
 
 EXIT_DRIFT = 1
 
@@ -44,19 +46,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     base.add_argument("--out", required=True, help="output directory")
     base.add_argument("--target", help="label column: kept out of the features, used for label shift")
     base.add_argument("--bins", type=_positive_int, default=1000, help="quantile bins per numeric feature")
-    base.add_argument("--sigma", type=_positive_float, default=3.0, help="default k of the sigma rule")
-    base.add_argument("--psi", type=_positive_float, default=0.1, help="PSI threshold")
-    base.add_argument("--min-accuracy", type=float, default=None, help="A_min for model quality checks")
+    base.add_argument("--sigma", type=_POSITIVE, default=3.0, help="default k of the sigma rule")
+    base.add_argument("--psi", type=_POSITIVE, default=0.1, help="PSI threshold")
+    base.add_argument("--min-accuracy", type=_ACCURACY, default=None, help="A_min for model quality checks")
     base.set_defaults(handler=run_baseline)
 
     check = commands.add_parser("check", help="drift of a window of data against a baseline")
     check.add_argument("--baseline", required=True, help="directory with statistics.json (+ constraints.json)")
     check.add_argument("--data", nargs="+", required=True, help="CSV / JSON-lines files or directories")
-    check.add_argument("--sigma", type=_positive_float, default=None, help="k of the sigma rule (all features)")
-    check.add_argument("--psi", type=_positive_float, default=None, help="PSI threshold")
+    check.add_argument("--sigma", type=_POSITIVE, default=None, help="k of the sigma rule (all features)")
+    check.add_argument("--psi", type=_POSITIVE, default=None, help="PSI threshold")
     check.add_argument("--prediction", help="prediction column, for accuracy against the target column")
-    check.add_argument("--min-accuracy", type=float, default=None, help="A_min (overrides the baseline's)")
+    check.add_argument("--min-accuracy", type=_ACCURACY, default=None, help="A_min (overrides the baseline's)")
     check.add_argument("--violations", help="also write constraint_violations.json into this directory")
+    check.add_argument(
+        "--min-rows",
+        type=number(1, 1e9, integer=True),
+        default=None,
+        help="fewest rows a window needs (default: the drift Lambda's, config drift_min_rows = 100)",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any feature drifted")
     check.set_defaults(handler=run_check)
@@ -69,17 +77,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+_POSITIVE = number(0.0, low_inclusive=False)
+_ACCURACY = number(0.0, 1.0)
 
 
 # ---- baseline ----------------------------------------------------------------------------------------------
 
 
 def run_baseline(args: argparse.Namespace) -> int:
+    output_dir(Path(args.out), "--out")
     files = drift_io.data_files(args.data)
     columns, numeric = _training_schema(files[0])
     if args.target is not None and args.target not in columns:
@@ -99,6 +105,12 @@ def run_baseline(args: argparse.Namespace) -> int:
     baseline = build_baseline_chunks(chunks, target=args.target, max_bins=args.bins, thresholds=thresholds)
     if rows["n"] == 0:
         raise UserError(f"{files[0]}: no data rows")
+    for name, acc in baseline.features.items():
+        if isinstance(acc, NumericAccumulator) and acc.unparseable:
+            sys.stderr.write(
+                f"warning: column '{name}': {acc.unparseable} cell(s) unparseable or non-finite (inf, |x| > "
+                f"{MAX_MAGNITUDE:g}) left out of the statistics (docs/cli-input-rules.md)\n"
+            )
     stats, constraints = write_baseline(baseline, args.out)
     n_num = sum(isinstance(a, NumericAccumulator) for a in baseline.features.values())
     print(
@@ -118,8 +130,7 @@ def _training_schema(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _jsonl_numeric(path: Path, columns: Sequence[str]) -> set[str]:
-    with path.open("r", encoding="utf-8") as handle:
-        first = json.loads(next(line for line in handle if line.strip()))
+    first = json.loads(next(line for line in drift_io.utf8_lines(path) if line.strip()))
     return {c for c in columns if isinstance(first.get(c), (int, float)) and not isinstance(first.get(c), bool)}
 
 
@@ -136,6 +147,8 @@ def _require_columns(path: Path, required: Sequence[str]) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    if args.violations:
+        output_dir(Path(args.violations), "--violations")
     baseline = _load_baseline(args.baseline)
     files = drift_io.data_files(args.data)
     window = WindowAccumulator(baseline, prediction_column=args.prediction)
@@ -145,14 +158,30 @@ def run_check(args: argparse.Namespace) -> int:
         _read_window_file(f, baseline, window, features, numeric, args.prediction)
     if window.rows == 0:
         raise UserError(f"{files[0]}: no data rows")
+    _require_rows(window.rows, args.min_rows, files)
     report = compute_drift(baseline, window, sigma=args.sigma, psi_threshold=args.psi, min_accuracy=args.min_accuracy)
     if args.violations:
         write_constraint_violations(report, args.violations)
     if args.json:
-        sys.stdout.write(json.dumps(report.to_dict()) + "\n")
+        sys.stdout.write(dumps(report.to_dict()) + "\n")
     else:
         sys.stdout.write(render_table(report) + "\n")
     return EXIT_DRIFT if args.fail_on_drift and report.drifted_features else 0
+
+
+def _require_rows(rows: int, min_rows: int | None, files: Sequence[Path]) -> None:
+    """A window as small as one row flags every feature; the drift Lambda waits for drift_min_rows new rows, and
+    the CLI asks for as many (same config)."""
+    if min_rows is None:
+        from mlops.project_config import load_project_config
+
+        min_rows = load_project_config().drift_min_rows
+    if rows < min_rows:
+        where = str(files[0]) if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
+        raise UserError(
+            f"{where}: {rows} data rows, fewer than the {min_rows} a drift check needs "
+            "(--min-rows; config drift_min_rows, which the drift Lambda waits for)"
+        )
 
 
 def _load_baseline(directory: str) -> Baseline:

@@ -21,7 +21,9 @@ import pyarrow.csv as pacsv
 
 from drift_core import CategoryCounts
 from mlops.errors import UserError
+from mlops.user_input import check_text_file, not_utf8, utf8_problem
 from pipeline_code.common import first_line
+from pipeline_code.tables import duplicate_column
 
 JSON_CHUNK_ROWS = 50_000
 # Share of parseable cells above which a text column of the training data is taken as numeric with bad cells.
@@ -56,6 +58,7 @@ def data_files(paths: Sequence[str]) -> list[Path]:
     for f in files:
         if f.stat().st_size == 0:
             raise UserError(f"{f}: file is empty")
+        check_text_file(f)
     return files
 
 
@@ -81,10 +84,23 @@ def csv_header(path: Path) -> list[str]:
     if not first.strip():
         raise UserError(f"{path}: no CSV header line")
     try:
+        first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc, len(_BOM) if _has_bom(path) else 0) from None
+    try:
         table = pacsv.read_csv(pa.BufferReader(first + b"\n"), read_options=pacsv.ReadOptions(skip_rows=0))
     except pa.ArrowInvalid as exc:
         raise UserError(f"{path}: not a readable CSV header ({first_line(exc)})") from exc
-    return list(table.column_names)
+    names = list(table.column_names)
+    duplicate = duplicate_column(names)
+    if duplicate is not None:
+        raise UserError(f"{path}: column '{duplicate}' appears twice in the header")
+    return names
+
+
+def _has_bom(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(_BOM)) == _BOM
 
 
 def _text_chunks(path: Path) -> Iterator[bytes]:
@@ -117,6 +133,8 @@ def _parse(path: Path, text: bytes, names: list[str], columns: Sequence[str], nu
         try:
             return pacsv.read_csv(pa.BufferReader(text), read_options=read, convert_options=convert)
         except pa.ArrowInvalid as exc:
+            if "invalid utf8" in str(exc).lower():
+                raise UserError(f"{path}: not UTF-8 text ({first_line(exc)})") from None
             if as_float and "conversion error" in str(exc).lower():
                 continue
             raise UserError(f"{path}: malformed CSV ({first_line(exc)})") from exc
@@ -235,18 +253,17 @@ def iter_jsonl(
     """Chunks of a JSON-lines file: each line a flat record, or a SageMaker capture record whose
     captureData.endpointInput holds CSV (columns in baseline feature order) or a JSON record."""
     rows: list[dict[str, object]] = []
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-            rows.extend(_records(record, columns))
-            if len(rows) >= JSON_CHUNK_ROWS:
-                yield _chunk_from_rows(rows, numeric, columns, raw_columns or set())
-                rows = []
+    for number, line in enumerate(utf8_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        rows.extend(_records(record, columns))
+        if len(rows) >= JSON_CHUNK_ROWS:
+            yield _chunk_from_rows(rows, numeric, columns, raw_columns or set())
+            rows = []
     if rows:
         yield _chunk_from_rows(rows, numeric, columns, raw_columns or set())
 
@@ -289,16 +306,25 @@ def _count_objects(arr: np.ndarray) -> CategoryCounts:
     return _count_categories(pa.array(arr.tolist(), type=pa.string()))
 
 
+def utf8_lines(path: Path) -> Iterator[str]:
+    """The lines of a JSON-lines file; a binary or latin-1 file is a UserError naming it and the line."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{path}:{number}: {utf8_problem(exc)}") from None
+
+
 def jsonl_columns(path: Path) -> list[str]:
     """Column names seen in the first records of a JSON-lines file (capture CSV records have none)."""
-    with path.open("r", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"{path}:1: not valid JSON ({exc.msg})") from exc
-                return list(record) if isinstance(record, dict) and "captureData" not in record else []
+    for line in utf8_lines(path):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:1: not valid JSON ({exc.msg})") from exc
+            return list(record) if isinstance(record, dict) and "captureData" not in record else []
     return []
 
 

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops import run_lock
 from mlops.errors import StepFailed, UserError
+from mlops.governance.package import GOVERNANCE_FILES
 from mlops.governance.package import finalize as finalize_governance
 from mlops.governance.package import prepare as prepare_governance
 from mlops.local_registry import LocalRegistry
 from pipeline_code import baseline, evaluate, preprocess, train
-from pipeline_code.common import EVALUATION_FILE, DataError
+from pipeline_code.common import EVALUATION_FILE, DataError, read_json_object
 from pipeline_code.serving_code import serving_environment
 from pipeline_code.tables import iter_raw_chunks
 from stacks.config import PlatformConfig
@@ -49,6 +51,7 @@ class LocalRunResult:
     step_seconds: dict[str, float] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)  # code, config, data, training, evaluation, baseline
     readiness: dict[str, Any] = field(default_factory=dict)  # verdict, failed checks, each check's reason
+    warnings: list[str] = field(default_factory=list)  # what the data made the steps do that may surprise
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -69,7 +72,7 @@ def run_local_pipeline(
     champion_model: Path | None = None,
     container_environment: Mapping[str, str] | None = None,
 ) -> LocalRunResult:
-    """Run every step; bad input raises UserError naming the file or column.
+    """Run every step; bad input raises UserError naming the file or column. One run at a time per work folder.
 
     ``container_environment``: what Register records as the package container's environment (the twin passes its
     synthesized definition's); by default the serving-code contract the definition uses (serving_environment).
@@ -77,16 +80,40 @@ def run_local_pipeline(
     threshold = config.min_accuracy if min_accuracy is None else min_accuracy
     if not 0.0 <= threshold <= 1.0:
         raise UserError(f"--min-accuracy: must be between 0 and 1 (got {threshold})")
-    _preflight(data, target, features)
     work_dir.mkdir(parents=True, exist_ok=True)
-    paths = _Paths(work_dir)
-    paths.reset()
+    with run_lock.run_folder(work_dir):
+        # Cleared before anything can fail: a failed run must not leave the previous run's verdict behind.
+        paths = _Paths(work_dir)
+        paths.reset()
+        _preflight(data, target, features)
+        return _run_steps(
+            data, target, config, paths, threshold, features, tracking_uri, progress, registry, metadata,
+            champion_model, container_environment,
+        )  # fmt: skip
+
+
+def _run_steps(
+    data: Path,
+    target: str,
+    config: PlatformConfig,
+    paths: _Paths,
+    threshold: float,
+    features: Sequence[str],
+    tracking_uri: str | None,
+    progress: Progress,
+    registry: LocalRegistry | None,
+    metadata: Mapping[str, str] | None,
+    champion_model: Path | None,
+    container_environment: Mapping[str, str] | None,
+) -> LocalRunResult:
+    work_dir = paths.root
     seconds: dict[str, float] = {}
     env = {"MLFLOW_EXPERIMENT_NAME": config.resource_name("local")}
-    if tracking_uri:
-        env["MLFLOW_TRACKING_URI"] = tracking_uri
     # MLflow configures its own logger at import; this variable is how it is told to keep quiet.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+        run_lock.init_tracking_store(tracking_uri, env["MLFLOW_EXPERIMENT_NAME"])
 
     with _step("preprocess", progress, seconds):
         preprocess.main(
@@ -109,6 +136,10 @@ def run_local_pipeline(
                 str(config.train_shard_count),
             ]
         )
+    report = read_json_object(paths.processing / "report" / preprocess.REPORT_FILE)
+    warnings = [str(w) for w in report.get("warnings", [])]
+    for warning in warnings:
+        progress(f"warning: {warning}")
     with _step("train", progress, seconds):
         if config.training_engine == "xgboost":
             _train_xgboost(config, target, paths, env)
@@ -197,6 +228,7 @@ def run_local_pipeline(
         step_seconds=seconds,
         lineage=governance.lineage,
         readiness=governance.verdict.to_json(),
+        warnings=warnings,
     )
 
 
@@ -237,6 +269,8 @@ def _preflight(data: Path, target: str, features: Sequence[str]) -> None:
     """
     if not data.exists():
         raise UserError(f"{data}: file not found")
+    if target in features:
+        raise UserError(f"--features: lists the target column '{target}'; the target cannot be a feature")
     classes: set[str] = set()
     try:
         for path, chunk in iter_raw_chunks(data, PREFLIGHT_CHUNK_ROWS, required_columns=[target], role="target"):
@@ -266,9 +300,11 @@ class _Paths:
         self.baseline_dir = root / "baseline"
 
     def reset(self) -> None:
-        # Re-running into the same folder must not mix two runs' artefacts.
+        # Re-running into the same folder must not mix two runs' artefacts, nor keep the last run's verdict.
         for step in ("preprocess", "train", "evaluate", "baseline"):
             shutil.rmtree(self.root / step, ignore_errors=True)
+        for name in GOVERNANCE_FILES:
+            (self.root / name).unlink(missing_ok=True)
         for folder in (self.model_archive.parent, self.evaluate_model_dir):
             folder.mkdir(parents=True, exist_ok=True)
 

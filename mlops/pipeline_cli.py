@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from mlops.user_input import dumps, number, output_dir, output_file
 
 EXIT_NOT_REGISTERED = 1
 DEFAULT_WORK_DIR = Path(".mlops/pipeline")
@@ -23,7 +24,9 @@ def register(groups: argparse._SubParsersAction) -> None:
         help="raw data: a CSV (with a header row) or Parquet file, or a folder of them",
     )
     run.add_argument("--target", required=True, help="label column")
-    run.add_argument("--min-accuracy", type=float, default=None, help="A_min (default: the platform config, 0.85)")
+    run.add_argument(
+        "--min-accuracy", type=number(0.0, 1.0), default=None, help="A_min (default: the platform config, 0.85)"
+    )
     run.add_argument("--features", default="", help="comma-separated feature columns (default: all but the target)")
     run.add_argument("--out", type=Path, default=DEFAULT_WORK_DIR, help="work folder for the step outputs")
     run.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="MLflow tracking URI ('' turns it off)")
@@ -43,8 +46,9 @@ def _run(args: argparse.Namespace) -> int:
     from mlops.project_config import load_project_config
 
     config = load_project_config()
+    output_dir(args.out, "--out")
     if args.tracking_uri.startswith("sqlite:///"):
-        Path(args.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        output_file(Path(args.tracking_uri.removeprefix("sqlite:///")), "--tracking-uri")
     result = run_local_pipeline(
         args.data,
         args.target,
@@ -56,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(dumps(result.to_json()))
     else:
         print(f"accuracy {result.accuracy:.4f} (minimum {result.min_accuracy:.2f}): {result.message}")
     return 0 if result.registered else EXIT_NOT_REGISTERED
@@ -70,6 +74,6 @@ def _export(args: argparse.Namespace) -> int:
         package, item = args.dataset.split("/", 1)
     except ValueError:
         raise UserError(f"--dataset: expected PACKAGE/ITEM such as ISLR/Default (got '{args.dataset}')") from None
-    rows = export_dataset(package, item, args.out)
+    rows = export_dataset(package, item, output_file(args.out, "--out"))
     print(f"wrote {rows} rows of {args.dataset} to {args.out}", file=sys.stderr)
     return 0

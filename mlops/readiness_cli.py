@@ -8,8 +8,9 @@ are the ones recorded by the run. Exit codes: 0 ready, 1 not ready, 2 bad input 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from mlops.user_input import dumps
 
 EXIT_NOT_READY = 1
 
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     verdict = assess(args.package, load_project_config())
     if args.json:
-        print(json.dumps({"package": str(args.package), **verdict.to_json()}))
+        print(dumps({"package": str(args.package), **verdict.to_json()}))
     else:
         for check in verdict.checks:
             print(f"[{'PASS' if check.passed else 'FAIL'}] {check.name}: {check.reason}")

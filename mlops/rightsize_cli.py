@@ -7,13 +7,13 @@ the flag or file, raised as UserError and printed by mlops.cli).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.user_input import dumps, number, read_json, read_json_object
 
 EXIT_NO_FIT = 1
 BUSY_WARNING = 0.8  # the load test got less than this share of a core: latency figures are inflated
@@ -26,41 +26,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Measure the real inference code behind the local endpoint (127.0.0.1, bounded), then price "
         "every catalogue instance type and serverless for the traffic and latency SLO.",
     )
-    parser.add_argument("--rps", type=_positive, required=True, help="average requests per second")
-    parser.add_argument("--p99-ms", type=_positive, required=True, help="latency SLO: p99 in milliseconds")
-    parser.add_argument("--peak-factor", type=float, default=2.0, help="peak traffic = rps x this (default 2)")
-    parser.add_argument("--peak-hours", type=float, default=4.0, help="hours per day at the peak (default 4)")
+    parser.add_argument("--rps", type=_POSITIVE, required=True, help="average requests per second")
+    parser.add_argument("--p99-ms", type=_POSITIVE, required=True, help="latency SLO: p99 in milliseconds")
+    parser.add_argument(
+        "--peak-factor", type=number(1.0, 1000.0), default=2.0, help="peak traffic = rps x this (default 2)"
+    )
+    parser.add_argument(
+        "--peak-hours", type=number(0.0, 24.0), default=4.0, help="hours per day at the peak (default 4)"
+    )
     parser.add_argument("--region", help="price region (default: the config file's region)")
     parser.add_argument("--model-dir", type=Path, help="model.joblib + model_meta.json (default: the sample model)")
     parser.add_argument("--measured", type=Path, help="reuse a saved measurement (a --json output or its 'measured')")
-    parser.add_argument("--gpu-speedup", type=_positive, default=1.0, help="measured GPU speedup (default 1: none)")
+    parser.add_argument(
+        "--gpu-speedup",
+        type=number(0.0, 1000.0, low_inclusive=False),
+        default=1.0,
+        help="measured GPU speedup (default 1: none)",
+    )
     parser.add_argument("--parallel-efficiency", type=_fraction, help="override the measured parallel efficiency")
     parser.add_argument("--max-utilisation", type=_fraction, default=0.7, help="headroom: planned busy share (0.7)")
     parser.add_argument("--min-instances", type=int, default=1, help="lowest instance count (default 1)")
     parser.add_argument("--max-instances", type=int, default=100, help="highest instance count (default 100)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent load-test clients (1-16)")
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per load-test phase (0.5-30)")
+    parser.add_argument("--duration", type=number(0.5, 30.0), default=4.0, help="seconds per load-test phase (0.5-30)")
     parser.add_argument("--max-requests", type=int, default=5000, help="request cap per phase")
     parser.add_argument("--catalogue", type=Path, help="instance catalogue JSON (default data/instance_catalogue.json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--apply", action="store_true", help="write the choice into the platform config")
     parser.add_argument("--config", type=Path, help="with --apply: a stage file to update instead of cdk.json")
     parser.add_argument("--serverless", action="store_true", help="with --apply: apply serverless when cheaper")
+    parser.add_argument(
+        "--force", action="store_true", help="with --apply: also lower a stage file's endpoint_min_instances"
+    )
     parser.set_defaults(handler=run)
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be within (0, 1], got {text}")
-    return value
+_POSITIVE = number(0.0, low_inclusive=False)
+_fraction = number(0.0, 1.0, low_inclusive=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,41 +89,36 @@ def run(args: argparse.Namespace) -> int:
     if args.apply:
         result["applied"] = _apply(args, rec, config_path)
     if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.write(dumps(result) + "\n")
     else:
         sys.stdout.write(render(result) + "\n")
     return 0 if rec.choice is not None else EXIT_NO_FIT
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.peak_factor < 1:
-        raise UserError(f"--peak-factor must be >= 1, got {args.peak_factor:g}")
-    if not 0 <= args.peak_hours <= 24:
-        raise UserError(f"--peak-hours must be within 0..24, got {args.peak_hours:g}")
     if not 1 <= args.min_instances <= args.max_instances <= 100:
         raise UserError("--min-instances and --max-instances must satisfy 1 <= min <= max <= 100")
     if not 1 <= args.clients <= 16:
         raise UserError(f"--clients must be within 1..16, got {args.clients}")
-    if not 0.5 <= args.duration <= 30:
-        raise UserError(f"--duration must be within 0.5..30 seconds, got {args.duration:g}")
     if not 10 <= args.max_requests <= 100_000:
         raise UserError(f"--max-requests must be within 10..100000, got {args.max_requests}")
     if args.config is not None and not args.apply:
         raise UserError("--config is only used with --apply")
     if args.serverless and not args.apply:
         raise UserError("--serverless is only used with --apply")
+    if args.force and not args.apply:
+        raise UserError("--force is only used with --apply")
     if args.measured is not None and args.model_dir is not None:
         raise UserError("--measured and --model-dir exclude each other: a saved measurement names its model")
 
 
 def _config_region(path: Path) -> str | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None  # no readable config: the default region applies; --apply reports a bad file itself
-    if not isinstance(data, dict):
-        return None
-    region = data.get("region") or data.get("context", {}).get("platform", {}).get("region")
+    from mlops.project_config import cdk_platform_context
+
+    if not path.exists():
+        return None  # no config: the default region applies (--apply reports the missing file itself)
+    # A stage file names its region at the top; cdk.json in its platform context.
+    region = read_json_object(path, "config file").get("region") or cdk_platform_context(path).get("region")
     return region if isinstance(region, str) else None
 
 
@@ -150,12 +147,7 @@ def load_profile(path: Path, gpu_speedup: float = 1.0, efficiency: float | None 
 
     from mlops.rightsizing.capacity import Profile
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: measurement file not found") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: invalid JSON: {exc}") from None
+    data = read_json(path, "measurement file")
     data = data.get("measured", data) if isinstance(data, dict) else data
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object with the measured figures")
@@ -175,7 +167,7 @@ def load_profile(path: Path, gpu_speedup: float = 1.0, efficiency: float | None 
 
 
 def _apply(args: argparse.Namespace, rec: Any, path: Path) -> dict[str, Any]:
-    from mlops.rightsizing.apply import apply_platform
+    from mlops.rightsizing.apply import apply_platform, current_platform
 
     if args.serverless and rec.serverless_cheaper:
         s = rec.serverless
@@ -195,8 +187,10 @@ def _apply(args: argparse.Namespace, rec: Any, path: Path) -> dict[str, Any]:
             "endpoint_max_instances": c.max_instance_count,
             "invocations_per_instance_target": c.invocations_per_instance_target,
         }
-    changed = apply_platform(path, updates)
-    return {"file": str(path), "values": updates, "changed": sorted(changed)}
+    before = current_platform(path)
+    changed = apply_platform(path, updates, force=args.force)
+    diff = {key: {"from": before.get(key), "to": value} for key, value in changed.items()}
+    return {"file": str(path), "values": updates, "changed": sorted(changed), "diff": diff}
 
 
 def _result(rec: Any, profile: Any, traffic: Any, assume: Any, catalogue: Any, region: str) -> dict[str, Any]:
@@ -317,4 +311,5 @@ def render(r: dict[str, Any]) -> str:
         ap = r["applied"]
         values = ", ".join(f"{k}={v}" for k, v in ap["values"].items())
         lines.append(f"applied     {ap['file']} platform: {values}")
+        lines += [f"            {key}: {d['from']} -> {d['to']}" for key, d in ap["diff"].items()]
     return "\n".join(lines)

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from mlops.errors import UserError
+from mlops.user_input import number, output_dir
+from pipeline_code.common import first_line
 
 MODEL_FILES = ("model.joblib", "model_meta.json")
 
@@ -20,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model-dir", required=True, type=Path, help="folder with model.joblib + model_meta.json")
     parser.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("--capture-dir", type=Path, default=None, help="write SageMaker-format data capture here")
-    parser.add_argument("--capture-percent", type=float, default=100.0, help="share of invocations to capture (0-100)")
+    parser.add_argument(
+        "--capture-percent", type=number(0.0, 100.0), default=100.0, help="share of invocations to capture (0-100)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -30,6 +34,14 @@ def check_model_dir(model_dir: Path) -> None:
     for name in MODEL_FILES:
         if not (model_dir / name).is_file():
             raise UserError(f"model directory {model_dir} has no {name}")
+
+
+def model_load_error(exc: Exception) -> UserError:
+    """One line for a model that does not load: its own cause named with its type (a corrupt joblib file fails
+    with e.g. KeyError: 189, which alone says nothing)."""
+    cause = exc.__cause__
+    detail = f" ({type(cause).__name__}: a corrupt or incomplete model file?)" if cause is not None else ""
+    return UserError(f"{first_line(exc).rstrip(': ')}{detail}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,11 +56,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--capture-percent must be within 0..100, got {args.capture_percent}")
     capture = None
     if args.capture_dir is not None:
-        capture = CaptureConfig(root=args.capture_dir, sampling_percent=args.capture_percent)
+        capture = CaptureConfig(
+            root=output_dir(args.capture_dir, "--capture-dir"), sampling_percent=args.capture_percent
+        )
     try:
         server = EndpointServer.start(model_dir, port=args.port, capture=capture)
     except ModelLoadError as exc:
-        raise UserError(str(exc)) from None
+        raise model_load_error(exc) from None
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
     sys.stdout.write(f"serving {model_dir} (model {server.endpoint.model_version}) on {server.url}\n")

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import tarfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,14 +70,18 @@ def first_line(exc: BaseException) -> str:
 
 
 def safe_extract(archive: Path, destination: Path) -> None:
-    """Unpack a model.tar.gz, refusing members that would land outside the destination."""
+    """Unpack a model.tar.gz, refusing members that would land outside the destination; a truncated or corrupt
+    archive is a DataError naming it (not the EOFError / zlib.error tarfile lets through)."""
     root = destination.resolve()
-    with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
-            target = (root / member.name).resolve()
-            if (root != target and root not in target.parents) or member.issym() or member.islnk():
-                raise DataError(f"{archive}: unsafe member '{member.name}'")
-        tar.extractall(root)
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                target = (root / member.name).resolve()
+                if (root != target and root not in target.parents) or member.issym() or member.islnk():
+                    raise DataError(f"{archive}: unsafe member '{member.name}'")
+            tar.extractall(root)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{archive}: not a readable model archive ({first_line(exc)})") from None
 
 
 def training_parser(description: str | None, environ: Mapping[str, str]) -> argparse.ArgumentParser:

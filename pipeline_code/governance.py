@@ -188,7 +188,21 @@ def assess(
     its unpacked folder) and the holdout set. The offline pipeline's `mlops readiness` calls this too."""
     rows, errors = _contract(model, test_dir, policy.contract_rows, seed)
     baseline = {name: (baseline_dir / name).is_file() for name in BASELINE_FILES}
-    return readiness_policy.evaluate(policy, summary, baseline, lineage, rows, errors, card)
+    problem = baseline_problem(baseline_dir) if all(baseline.values()) else ""
+    return readiness_policy.evaluate(policy, summary, baseline, lineage, rows, errors, card, problem)
+
+
+def baseline_problem(baseline_dir: Path) -> str:
+    """Why the baseline cannot serve the drift checks ("" when it can): read as the drift Lambda reads it."""
+    import drift_core
+
+    try:
+        baseline = drift_core.read_baseline(baseline_dir)
+    except drift_core.BaselineFormatError as exc:
+        return str(exc)
+    if not baseline.features:
+        return f"{baseline_dir / BASELINE_FILES[0]}: no features"
+    return ""
 
 
 def _contract(model: Path, test_dir: Path, rows: int, seed: int) -> tuple[int, list[str]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from drift_core.finite import MAX_MAGNITUDE, non_finite
 from pipeline_code import tables
 from pipeline_code.common import DataError, run_main
 from pipeline_code.feature_ingest import DEFAULT_BATCH_SIZE, batch_count, ingest_features
@@ -42,6 +43,10 @@ REPORT_FILE = "preprocess.json"
 KEY_BITS = 16
 KEY_BINS = 1 << KEY_BITS
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+# A text feature with more distinct values than this and than half the rows looks like an identifier or free
+# text: one-hot encoding it learns nothing that generalises, so the run says so.
+TEXT_DISTINCT_CAP = 1000
+TEXT_DISTINCT_MIN = 20
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -101,6 +106,8 @@ class Pass1:
     rows_without_label: int = 0
     histograms: dict[str, np.ndarray] = field(default_factory=dict)
     chunks: int = 0
+    # Distinct values of each text feature, up to TEXT_DISTINCT_CAP + 1 (enough to call it identifier-like).
+    distinct: dict[str, set[str]] = field(default_factory=dict)
 
     def class_counts(self) -> dict[str, int]:
         return {label: int(h.sum()) for label, h in sorted(self.histograms.items())}
@@ -127,6 +134,11 @@ def first_pass(args: argparse.Namespace, features: list[str]) -> Pass1:
         state.rows_without_label += len(part) - len(labelled)
         kinds = tables.chunk_kinds(labelled, tables.is_csv(path))
         tables.merge_kinds(state.schema, kinds, {c: bool(labelled[c].isna().any()) for c in labelled.columns})
+        for name, kind in kinds.items():
+            if kind == tables.STRING and name != args.target:
+                seen = state.distinct.setdefault(name, set())
+                if len(seen) <= TEXT_DISTINCT_CAP:
+                    seen.update(tables.as_text(labelled[name]).dropna().unique()[: TEXT_DISTINCT_CAP + 1])
         bins = key_bins(row_keys(labelled, args.seed))
         labels = tables.as_text(labelled[args.target]).to_numpy()
         for label in pd.unique(labels):
@@ -175,6 +187,45 @@ class ShardWriter:
         return [self.path(s).name for s in sorted(self.writers)]
 
 
+def mask_non_finite(table: pd.DataFrame, schema: Mapping[str, str], counts: dict[str, int]) -> None:
+    """drift_core's non-finite rule, as the baseline and the drift checks apply it: inf and |x| > MAX_MAGNITUDE
+    become missing (the model's imputer fills them, as at serving), counted per column."""
+    for name, kind in schema.items():
+        if kind != tables.FLOAT or name not in table.columns:
+            continue
+        bad = non_finite(table[name].to_numpy(dtype=np.float64))
+        if bad.any():
+            table.loc[bad, name] = np.nan
+            counts[name] = counts.get(name, 0) + int(bad.sum())
+
+
+def label_warnings(counts: Mapping[str, int]) -> list[str]:
+    """Labels that differ only in case or surrounding spaces ('yes', 'YES ') are distinct classes to the model,
+    which is rarely meant."""
+    groups: dict[str, list[str]] = {}
+    for label in counts:
+        groups.setdefault(label.strip().casefold(), []).append(label)
+    return [
+        "target labels " + ", ".join(repr(label) for label in sorted(same)) + " differ only in case or spaces; "
+        "they are trained as different classes"
+        for same in groups.values()
+        if len(same) > 1
+    ]
+
+
+def text_feature_warnings(state: Pass1) -> list[str]:
+    warnings = []
+    for name, seen in sorted(state.distinct.items()):
+        limit = min(TEXT_DISTINCT_CAP, max(TEXT_DISTINCT_MIN, state.rows_read // 2))
+        if state.schema.get(name) == tables.STRING and len(seen) > limit:
+            more = "+" if len(seen) > TEXT_DISTINCT_CAP else ""
+            warnings.append(
+                f"feature '{name}' is text with {len(seen)}{more} distinct values in {state.rows_read} rows, "
+                "one-hot encoded: an identifier, or numbers with text in them?"
+            )
+    return warnings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     features = [f for f in args.features.split(",") if f]
@@ -183,8 +234,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(counts) < 2:
         found = f"only '{next(iter(counts))}'" if counts else "no values"
         raise DataError(f"{args.input_dir}: target column '{args.target}' has {found}; at least two classes are needed")
+    empty = [name for name in features if state.schema.get(name) is None]
+    if empty:
+        raise DataError(
+            f"{args.input_dir}: feature column '{empty[0]}' has no values (all missing); "
+            "drop it or list the features to use with --features"
+        )
+    warnings = label_warnings(counts) + text_feature_warnings(state)
     # Labels are class names whatever they look like (0/1 included), as the model and Feature Group see them.
     schema = {**tables.finish_schema(state.schema), args.target: tables.STRING}
+    non_finite: dict[str, int] = {}
     cuts = holdout_cuts(state.histograms, args.holdout_fraction)
     host, hosts = current_host()
     arrow = tables.arrow_schema(schema)
@@ -200,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             keys = row_keys(labelled, args.seed)
             table = tables.apply_schema(labelled, schema, path).reset_index(drop=True)
+            mask_non_finite(table, schema, non_finite)
             labels = table[args.target].to_numpy(dtype=object)
             cut = pd.Series(labels).map(cuts).to_numpy(dtype=np.int64)
             is_test = key_bins(keys) < cut
@@ -238,6 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "chunks": state.chunks,
         "shards": shards,
     }
+    warnings += [
+        f"feature '{name}': {n} non-finite value(s) (inf, or |x| > {MAX_MAGNITUDE:g}) treated as missing"
+        for name, n in sorted(non_finite.items())
+    ]
+    summary["non_finite"] = dict(sorted(non_finite.items()))
+    summary["warnings"] = warnings
     if args.feature_group_name:
         summary["feature_store_records"] = ingested
     report = args.output_dir / "report"

@@ -90,11 +90,14 @@ def check_metrics(summary: Mapping[str, Any], policy: Policy) -> list[Check]:
     return checks
 
 
-def check_baseline(present: Mapping[str, bool]) -> Check:
+def check_baseline(present: Mapping[str, bool], problem: str = "") -> Check:
+    """`problem`: why the baseline files, though present, are unusable (empty, not JSON, no features)."""
     missing = [name for name, ok in present.items() if not ok]
     if missing:
         return Check("baseline", False, f"baseline file(s) missing: {', '.join(missing)}")
-    return Check("baseline", True, f"baseline present ({', '.join(present)})")
+    if problem:
+        return Check("baseline", False, f"baseline unusable: {problem}")
+    return Check("baseline", True, f"baseline present and readable ({', '.join(present)})")
 
 
 def check_lineage(lineage: Mapping[str, Any] | None) -> Check:
@@ -135,10 +138,11 @@ def evaluate(
     contract_rows: int,
     contract_errors: Sequence[str],
     card: Mapping[str, Any] | None,
+    baseline_problem: str = "",
 ) -> Verdict:
     checks = [
         *check_metrics(summary, policy),
-        check_baseline(baseline_present),
+        check_baseline(baseline_present, baseline_problem),
         check_lineage(lineage),
         check_contract(contract_rows, contract_errors),
         check_model_card(card),

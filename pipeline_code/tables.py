@@ -13,6 +13,7 @@ Ships inside the step containers (Python 3.8/3.9, pandas 1.x, pyarrow 14); also 
 
 from __future__ import annotations
 
+import csv
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -56,9 +57,33 @@ def _drop_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=extra) if extra else frame
 
 
+def duplicate_column(names: Sequence[str]) -> str | None:
+    """The first column name (after trimming spaces) that appears twice, if any: pandas would rename the second
+    one `name.1` and train on both as different features."""
+    seen = set()
+    for name in (str(n).strip() for n in names):
+        if name in seen and name:
+            return name
+        seen.add(name)
+    return None
+
+
+def _check_csv_header(path: Path) -> None:
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        line = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte 0x{first[exc.start]:02x} in the header line)") from None
+    duplicate = duplicate_column(next(csv.reader([line]), []))
+    if duplicate is not None:
+        raise DataError(f"{path}: column '{duplicate}' appears twice in the header")
+
+
 def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
+    _check_csv_header(path)
     try:
         # Text first: the channel's schema, not this chunk's values, decides the types (see apply_schema).
         reader = pd.read_csv(path, chunksize=chunk_rows, dtype=object, skipinitialspace=True)

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
+from handler_input import require_object_event
 
 logger = Logger()
 NO_MODEL = "none"
@@ -91,6 +92,7 @@ def start(
     return {"transform_job": name, "model_package_arn": package, "input_prefix": prefix}
 
 
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     try:

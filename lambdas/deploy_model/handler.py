@@ -44,6 +44,7 @@ from deploy_decision import (
     stack_status_from_event,
     triton_copy_plan,
 )
+from handler_input import require_object_event
 from model_card_publisher import publish_model_card
 from served_package import live_endpoint
 
@@ -328,6 +329,7 @@ def _update_stack(cloudformation: Any, stack: dict[str, Any], resource_types: tu
     return True
 
 
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     parameter = os.environ["APPROVED_PACKAGE_PARAMETER"]

@@ -51,6 +51,7 @@ from botocore.exceptions import ClientError
 from capture_records import CaptureBatch
 from drift_metrics import BASELINE_MISSING, Metric, quality_metrics, run_metrics
 from ground_truth import GroundTruth, join
+from handler_input import at_cold_start, number_setting, require_object_event
 from served_package import live_endpoint
 from triton_records import EncodingError, FeatureEncoding
 
@@ -94,11 +95,11 @@ class Settings:
             marker_prefix=e["MARKER_PREFIX"],
             approved_package_parameter=e["APPROVED_PACKAGE_PARAMETER"],
             namespace=e["POWERTOOLS_METRICS_NAMESPACE"],
-            sigma=float(e["DRIFT_SIGMA"]),
-            psi_threshold=float(e["PSI_THRESHOLD"]),
-            lookback_hours=int(e.get("LOOKBACK_HOURS", "24")),
-            min_rows=int(e.get("MIN_ROWS", "100")),
-            max_objects=int(e.get("MAX_OBJECTS", "200")),
+            sigma=number_setting(e, "DRIFT_SIGMA", 0.0, low_inclusive=False),
+            psi_threshold=number_setting(e, "PSI_THRESHOLD", 0.0, low_inclusive=False),
+            lookback_hours=int(number_setting(e, "LOOKBACK_HOURS", 1, default="24", integer=True)),
+            min_rows=int(number_setting(e, "MIN_ROWS", 1, default="100", integer=True)),
+            max_objects=int(number_setting(e, "MAX_OBJECTS", 1, default="200", integer=True)),
             monitor_baseline_uri=e.get("MONITOR_BASELINE_URI", ""),
             ground_truth_prefix=e.get("GROUND_TRUTH_PREFIX", ""),
             serving_mode=e.get("SERVING_MODE", ""),
@@ -433,6 +434,10 @@ def triggered_by_object(event: Any) -> bool:
     return isinstance(event, dict) and event.get("source") == "aws.s3"
 
 
+at_cold_start(Settings.from_env)
+
+
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = run(clients(), Settings.from_env(), triggered_by_object=triggered_by_object(event))

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from handler_input import require_object_event
 
 logger = Logger()
 RUN_PROPERTY = "pipeline_execution_arn"
@@ -52,6 +53,7 @@ def registered_package(client: Any, group: str, run_arn: str) -> str | None:
     return None
 
 
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = check(event, sagemaker(), os.environ["MODEL_PACKAGE_GROUP"])

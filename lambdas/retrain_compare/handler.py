@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 from comparison import compare
+from handler_input import at_cold_start, number_setting, require_object_event
 
 logger = Logger()
 NO_MODEL = "none"
@@ -38,15 +41,37 @@ def clients() -> Clients:
     return _clients
 
 
+class EvaluationReportError(ValueError):
+    """A package's evaluation report is missing or malformed; the message names the package and the S3 URI."""
+
+
 def evaluation_report(aws: Clients, package_arn: str) -> dict[str, Any]:
+    """The evaluate step's report of a package; its summary has a numeric accuracy (checked here, once)."""
     package = aws.sagemaker.describe_model_package(ModelPackageName=package_arn)
     try:
         uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     except KeyError:
-        raise ValueError(f"{package_arn}: no ModelMetrics.ModelQuality.Statistics (evaluation report)") from None
+        raise EvaluationReportError(
+            f"{package_arn}: no ModelMetrics.ModelQuality.Statistics (evaluation report)"
+        ) from None
     location = urlparse(uri)
-    body = aws.s3.get_object(Bucket=location.netloc, Key=location.path.lstrip("/"))["Body"].read()
-    return dict(json.loads(body))
+    try:
+        body = aws.s3.get_object(Bucket=location.netloc, Key=location.path.lstrip("/"))["Body"].read()
+    except ClientError as exc:
+        # NoSuchKey, or AccessDenied when the role may not list the bucket (S3 GetObject, "Permissions":
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise EvaluationReportError(f"{package_arn}: evaluation report {uri} not readable ({code})") from None
+    try:
+        report = json.loads(body)
+        accuracy = report["summary"]["accuracy"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EvaluationReportError(
+            f"{package_arn}: evaluation report {uri} is malformed (no summary.accuracy: {type(exc).__name__})"
+        ) from None
+    if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)):
+        raise EvaluationReportError(f"{package_arn}: evaluation report {uri}: summary.accuracy is not a number")
+    return dict(report)
 
 
 def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_accuracy: float) -> dict[str, Any]:
@@ -74,14 +99,24 @@ def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_
     }
 
 
+def settings(environ: Mapping[str, str]) -> dict[str, float]:
+    return {
+        "margin": number_setting(environ, "MIN_IMPROVEMENT", 0.0),
+        "min_accuracy": number_setting(environ, "MIN_ACCURACY", 0.0),
+    }
+
+
+at_cold_start(lambda: settings(os.environ))
+
+
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = run(
         event,
         clients(),
         parameter=os.environ["APPROVED_PACKAGE_PARAMETER"],
-        margin=float(os.environ["MIN_IMPROVEMENT"]),
-        min_accuracy=float(os.environ["MIN_ACCURACY"]),
+        **settings(os.environ),
     )
     logger.info("comparison", extra=result)
     return result

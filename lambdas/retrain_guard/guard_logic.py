@@ -7,7 +7,7 @@ execution died without releasing), so it never blocks retraining for ever.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -45,12 +45,30 @@ class Verdict:
     state: GuardState
 
 
+def parse_time(stamp: Any) -> datetime | None:
+    """An ISO 8601 time from the record (naive taken as UTC, as the handler writes UTC); None if unparseable."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def acquire(state: GuardState, execution: str, now: datetime, limits: Limits) -> Verdict:
     if state.running == execution:
         return Verdict(True, "this execution already holds the lock", state)
-    if state.running and state.started_at and now - datetime.fromisoformat(state.started_at) < limits.timeout:
-        return Verdict(False, f"retraining {state.running} is still running", state)
-    if state.last_started and now - datetime.fromisoformat(state.last_started) < limits.cooldown:
+    if state.running:
+        if state.started_at is None:
+            # No start time, no way to tell a live holder from a dead one: never take it (release it by hand).
+            return Verdict(False, f"retraining {state.running} holds the lock (record has no started_at)", state)
+        started = parse_time(state.started_at)
+        # An unparseable start time cannot prove the holder alive: stale, like a lock past the timeout.
+        if started is not None and now - started < limits.timeout:
+            return Verdict(False, f"retraining {state.running} is still running", state)
+    last = parse_time(state.last_started)
+    if last is not None and now - last < limits.cooldown:
         return Verdict(False, f"cooldown: last retraining started at {state.last_started}", state)
     today = now.date().isoformat()
     runs_today = state.runs_today if state.day == today else 0

@@ -15,6 +15,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from guard_logic import GuardState, Limits, Verdict, acquire, release
+from handler_input import at_cold_start, number_setting, require_object_event
 
 logger = Logger()
 KEY = {"pk": "retraining"}
@@ -30,9 +31,9 @@ def table() -> Any:
 
 def limits_from_env(environ: dict[str, str] | os._Environ[str]) -> Limits:
     return Limits(
-        cooldown=timedelta(hours=float(environ["COOLDOWN_HOURS"])),
-        max_per_day=int(environ["MAX_PER_DAY"]),
-        timeout=timedelta(hours=float(environ["TIMEOUT_HOURS"])),
+        cooldown=timedelta(hours=number_setting(environ, "COOLDOWN_HOURS", 0.0)),
+        max_per_day=int(number_setting(environ, "MAX_PER_DAY", 1, integer=True)),
+        timeout=timedelta(hours=number_setting(environ, "TIMEOUT_HOURS", 0.0, low_inclusive=False)),
     )
 
 
@@ -59,6 +60,10 @@ def run(event: dict[str, Any], store: Any, limits: Limits, now: datetime) -> Ver
     raise RuntimeError("retraining lock: too many concurrent writers")
 
 
+at_cold_start(lambda: limits_from_env(os.environ))
+
+
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     verdict = run(event, table(), limits_from_env(os.environ), datetime.now(UTC))

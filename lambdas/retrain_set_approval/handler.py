@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from handler_input import require_object_event
 from model_card_publisher import publish_model_card
 from readiness_gate import PackageNotReady, refusal
 
@@ -52,6 +53,7 @@ def set_approval(event: dict[str, Any], client: Any, s3: Any = None) -> dict[str
     return result
 
 
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     result = set_approval(event, sagemaker())

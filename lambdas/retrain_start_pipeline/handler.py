@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from handler_input import require_object_event
 
 logger = Logger()
 NO_MODEL = "none"
@@ -53,6 +54,7 @@ def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, pa
     return {"pipeline_execution_arn": response["PipelineExecutionArn"]}
 
 
+@require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     global _ssm

@@ -18,7 +18,7 @@ from mlops.errors import UserError
 from mlops.governance.lineage import collect_lineage
 from pipeline_code import governance as governance_step
 from pipeline_code import readiness_policy as readiness
-from pipeline_code.common import read_json_object
+from pipeline_code.common import DataError, read_json_object
 from pipeline_code.lineage_fields import LINEAGE_FILE
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
 from stacks.config import PlatformConfig
@@ -28,6 +28,8 @@ MODEL_ARCHIVE = Path("train") / "output" / "model.tar.gz"
 MODEL_META = Path("train") / "model" / "model_meta.json"
 HOLDOUT = Path("preprocess") / "test"
 BASELINE = Path("baseline")
+# What finalize writes at the folder's top (a new run removes them first).
+GOVERNANCE_FILES = (LINEAGE_FILE, MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, readiness.READINESS_FILE)
 
 
 @dataclass
@@ -96,16 +98,19 @@ def assess(
         raise UserError(f"{evaluation_path}: not an evaluation report (no summary block)") from None
     lineage = read_json_object(run_dir / LINEAGE_FILE) if lineage is None else lineage
     card = read_json_object(run_dir / MODEL_CARD_FILE) if card is None else card
-    return governance_step.assess(
-        policy_from_config(config),
-        summary,
-        run_dir / MODEL_ARCHIVE,
-        run_dir / HOLDOUT,
-        run_dir / BASELINE,
-        lineage,
-        card,
-        config.random_seed,
-    )
+    try:
+        return governance_step.assess(
+            policy_from_config(config),
+            summary,
+            run_dir / MODEL_ARCHIVE,
+            run_dir / HOLDOUT,
+            run_dir / BASELINE,
+            lineage,
+            card,
+            config.random_seed,
+        )
+    except DataError as exc:  # e.g. a corrupt model.tar.gz: the folder given is bad input
+        raise UserError(str(exc)) from None
 
 
 def policy_from_config(config: PlatformConfig) -> readiness.Policy:

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.user_input import parse_json, read_text, require_object
 
+MIN_KEY, MAX_KEY = "endpoint_min_instances", "endpoint_max_instances"
 APPLY_KEYS = frozenset(
     {
         "serving_mode",
@@ -31,8 +33,13 @@ APPLY_KEYS = frozenset(
 )
 
 
-def apply_platform(path: Path, updates: Mapping[str, Any], cdk_json: Path | None = None) -> dict[str, Any]:
-    """Merge ``updates`` into the file's platform mapping; return the keys whose value changed (new values)."""
+def apply_platform(
+    path: Path, updates: Mapping[str, Any], cdk_json: Path | None = None, *, force: bool = False
+) -> dict[str, Any]:
+    """Merge ``updates`` into the file's platform mapping; return the keys whose value changed (new values).
+
+    A stage file's endpoint_min_instances is its availability floor (prod runs 2 instances so one can fail):
+    lowering it is refused unless ``force``."""
     from stacks.config import ConfigError, load_config
 
     unknown = sorted(set(updates) - APPLY_KEYS)
@@ -50,6 +57,8 @@ def apply_platform(path: Path, updates: Mapping[str, Any], cdk_json: Path | None
     if not isinstance(platform, dict):
         raise UserError(f"{path}: 'platform' must be a JSON object")
     changed = {k: v for k, v in updates.items() if platform.get(k) != v}
+    if not is_cdk_json and not force:
+        _refuse_lower_floor(path, platform, updates)
     platform.update(updates)
     try:
         if is_cdk_json:
@@ -65,25 +74,35 @@ def apply_platform(path: Path, updates: Mapping[str, Any], cdk_json: Path | None
     return changed
 
 
+def _refuse_lower_floor(path: Path, platform: Mapping[str, Any], updates: Mapping[str, Any]) -> None:
+    old, new = platform.get(MIN_KEY), updates.get(MIN_KEY)
+    if isinstance(old, int) and isinstance(new, int) and new < old:
+        old_max, new_max = platform.get(MAX_KEY, "?"), updates.get(MAX_KEY, platform.get(MAX_KEY, "?"))
+        raise UserError(
+            f"{path}: not written: would lower {MIN_KEY} from {old} to {new} (instances {old}..{old_max} -> "
+            f"{new}..{new_max}); the stage's minimum is its availability floor, rerun with --force to lower it"
+        )
+
+
+def current_platform(path: Path) -> dict[str, Any]:
+    """The platform mapping a config file holds now (cdk.json's context.platform or a stage file's platform)."""
+    if not path.is_file():
+        return {}
+    if path.name == "cdk.json":
+        return _cdk_platform(path)
+    platform = _read(path)[1].get("platform", {})
+    return dict(platform) if isinstance(platform, dict) else {}
+
+
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except FileNotFoundError:
-        raise UserError(f"{path}: config file not found") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: invalid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object")
-    return text, data
+    text = read_text(path, "config file")
+    return text, require_object(parse_json(text, path), str(path))
 
 
 def _cdk_platform(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    _, data = _read(path)
-    platform = data.get("context", {}).get("platform", {})
-    return platform if isinstance(platform, dict) else {}
+    from mlops.project_config import cdk_platform_context
+
+    return cdk_platform_context(path)
 
 
 def _indent(text: str) -> int:

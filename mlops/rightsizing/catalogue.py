@@ -6,13 +6,13 @@ prices transcribed from AWS's pricing pages, never fetched live: the loaded cata
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
+from mlops.user_input import read_json
 
 CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "data" / "instance_catalogue.json"
 HOURS_PER_MONTH = 730.0  # AWS's own convention for monthly estimates
@@ -102,12 +102,7 @@ class Catalogue:
 
 def load_catalogue(path: Path | str = CATALOGUE_PATH) -> Catalogue:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogueError(f"{path}: catalogue file not found") from None
-    except json.JSONDecodeError as exc:
-        raise CatalogueError(f"{path}: invalid JSON: {exc}") from None
+    data = read_json(path, "catalogue file")
     if not isinstance(data, dict) or data.get("schema") != 1:
         raise CatalogueError(f'{path}: expected a JSON object with "schema": 1')
     try:

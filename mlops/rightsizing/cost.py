@@ -18,6 +18,7 @@ from typing import Any
 from mlops.errors import UserError
 from mlops.rightsizing.catalogue import HOURS_PER_MONTH, Catalogue, Price
 from mlops.rightsizing.schedules import runs_per_month
+from mlops.user_input import read_json_object
 
 # Resources with no standing charge whose usage charges are negligible at this platform's volumes.
 UNPRICED = (
@@ -127,10 +128,7 @@ def load_templates(folder: Path) -> dict[str, dict[str, Any]]:
         raise UserError(f"{folder}: no *.template.json found: run `make synth` (or `cdk synth`) first")
     templates = {}
     for path in files:
-        try:
-            templates[path.name.removesuffix(".template.json")] = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: invalid JSON: {exc}") from None
+        templates[path.name.removesuffix(".template.json")] = read_json_object(path, "template")
     return templates
 
 

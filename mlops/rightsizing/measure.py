@@ -84,7 +84,9 @@ def measure(
     try:
         handler = ModelHandler(model_dir)
     except ModelLoadError as exc:
-        raise UserError(str(exc)) from None
+        from mlops.serve_cli import model_load_error
+
+        raise model_load_error(exc) from None
     details: dict[str, Any] = {"host": _host(), "model_dir": str(model_dir), "model_version": handler.model_version}
     if parallel_efficiency is None:
         parallel_efficiency, how = _parallel_efficiency(handler, bodies, limits.efficiency_seconds)

@@ -8,12 +8,19 @@ Each captured invocation is one JSON line::
 under ``<root>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm>-<ss>-<mmm>-<uuid>.jsonl`` (hour of the inference time,
 UTC), as SageMaker lays out ``s3://<bucket>/<prefix>/``. Requests only append to an in-memory buffer; a
 background thread serialises and writes it, so capture adds no file I/O to a request's latency.
+
+A write that fails (disk full, folder removed) loses nothing: the events stay buffered and the next flush
+retries them; the thread survives any error. The buffer is bounded (``max_pending``): beyond it new events are
+dropped, counted in ``dropped``, and a warning is logged, so a broken disk never grows the server's memory
+without bound.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import threading
 import uuid
 from dataclasses import dataclass
@@ -21,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 EVENT_VERSION = "0"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,8 @@ class CaptureConfig:
     variant_name: str = "AllTraffic"
     sampling_percent: float = 100.0
     flush_interval_s: float = 1.0
-    max_buffered: int = 1000
+    max_buffered: int = 1000  # a flush starts early when this many events wait
+    max_pending: int = 100_000  # the buffer's bound while writes fail; more events are dropped and counted
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,8 @@ class DataCapture:
         self._lock = threading.Lock()
         self._buffer: list[_Event] = []
         self._seen = 0
+        self.dropped = 0  # events not captured because the buffer was full (writes failing)
+        self.write_errors = 0
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
@@ -95,6 +106,11 @@ class DataCapture:
             # Exactly sampling_percent of invocations over any long run, without randomness in tests.
             if self._seen * self.config.sampling_percent // 100 == before:
                 return False
+            if len(self._buffer) >= self.config.max_pending:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.warning("data capture: buffer full (%d events), %d dropped", len(self._buffer), self.dropped)
+                return False
             self._buffer.append(
                 _Event(input_body, input_type, output_body, output_type, str(uuid.uuid4()), datetime.now(UTC))
             )
@@ -104,10 +120,15 @@ class DataCapture:
         return True
 
     def flush(self) -> list[Path]:
-        """Write everything buffered now; return the files written."""
+        """Write everything buffered now; return the files written. Events whose write failed go back to the
+        front of the buffer (in order) for the next flush."""
         with self._lock:
             events, self._buffer = self._buffer, []
-        return self._write(events)
+        written, unwritten = self._write(events)
+        if unwritten:
+            with self._lock:
+                self._buffer = unwritten + self._buffer
+        return written
 
     def close(self) -> None:
         self._stopped.set()
@@ -119,20 +140,32 @@ class DataCapture:
         while not self._stopped.is_set():
             self._wake.wait(self.config.flush_interval_s)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # never let the capture thread die while the server keeps answering
+                log.exception("data capture: flush failed; retrying at the next interval")
 
-    def _write(self, events: list[_Event]) -> list[Path]:
+    def _write(self, events: list[_Event]) -> tuple[list[Path], list[_Event]]:
         by_hour: dict[str, list[_Event]] = {}
         for event in events:
             by_hour.setdefault(event.time.strftime("%Y/%m/%d/%H"), []).append(event)
         written = []
         base = self.config.root / self.config.endpoint_name / self.config.variant_name
+        unwritten: list[_Event] = []
         for hour, group in by_hour.items():
             first = group[0].time
             name = f"{first:%M-%S}-{first.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
             path = base / hour / name
-            path.parent.mkdir(parents=True, exist_ok=True)
             lines = "".join(json.dumps(to_record(event), separators=(",", ":")) + "\n" for event in group)
-            path.write_text(lines, encoding="utf-8")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(lines, encoding="utf-8")
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # no partial file: the retry writes the whole group again
+                    path.unlink(missing_ok=True)
+                self.write_errors += 1
+                log.warning("data capture: cannot write %s (%s); %d events kept for retry", path, exc, len(group))
+                unwritten.extend(group)
+                continue
             written.append(path)
-        return written
+        return written, unwritten
