@@ -58,6 +58,16 @@ lock: | $(UV)
 	cat .constraints.header constraints.txt > .constraints.new && mv .constraints.new constraints.txt
 	rm .constraints.header
 
+CDK_ARGS ?=
+synth: setup
+	cdk synth --quiet $(CDK_ARGS)
+	@echo "synthesized: $$(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
+
+# Synthesizes the deployable stacks, then runs the whole lifecycle offline on them (the twin synthesizes its own
+# copy with a 1 s pipeline poll, since moto's Step Functions engine really waits).
+demo: synth
+	$(BIN)/mlops demo --out $(DEMO_DIR)
+
 # Everything: lint, the whole suite in parallel (unit and e2e), then the container-parity envs.
 test: setup container-setup
 	$(BIN)/ruff check .
