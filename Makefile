@@ -22,7 +22,7 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
-.PHONY: setup container-setup demo synth test test-quick container-test lint format lock bench clean
+.PHONY: setup container-setup demo synth test test-quick container-test lint architecture typecheck format lock bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -68,10 +68,12 @@ synth: setup
 demo: synth
 	$(BIN)/mlops demo --out $(DEMO_DIR)
 
-# Everything: lint, the whole suite in parallel (unit and e2e), then the container-parity envs.
+# Everything: lint, the architecture and types, the whole suite in parallel (unit and e2e), then the
+# container-parity envs.
 test: setup container-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory architecture typecheck
 	$(BIN)/pytest $(XDIST)
 	$(MAKE) --no-print-directory container-test
 
@@ -88,6 +90,21 @@ container-test: container-setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The folder boundaries of ARCHITECTURE.md ([tool.importlinter] in pyproject.toml).
+architecture: setup
+	$(BIN)/lint-imports --no-cache
+
+# mypy ([tool.mypy] in pyproject.toml) on the CDK app and the drift core, then on each Lambda as its asset lays it
+# out: the handler's folder, lambdas/shared/ and the step-library modules on the path (the handlers import them as
+# top-level modules, as the Lambda runtime does).
+LAMBDA_FOLDERS := $(filter-out shared __pycache__,$(notdir $(patsubst %/,%,$(wildcard lambdas/*/))))
+typecheck: setup
+	$(BIN)/mypy app.py stacks drift_core
+	@set -e; for fn in $(LAMBDA_FOLDERS); do \
+		echo "mypy lambdas/$$fn"; \
+		MYPYPATH=lambdas/$$fn:lambdas/shared:pipeline_code $(BIN)/mypy --explicit-package-bases lambdas/$$fn/*.py; \
+	done
 
 format: setup
 	$(BIN)/ruff check --fix .

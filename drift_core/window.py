@@ -113,8 +113,8 @@ class WindowAccumulator:
             self.target = empty_like(self.baseline.target)
         _feed(self.target, columns[name], bad.get(name, 0))
         labels, predictions = columns[name], columns.get(self.prediction_column or "")
-        row_aligned = not isinstance(labels, CategoryCounts) and not isinstance(predictions, CategoryCounts)
-        if predictions is not None and row_aligned:
+        # Quality needs labels and predictions row by row: counts of categories cannot be paired.
+        if isinstance(labels, np.ndarray) and isinstance(predictions, np.ndarray):
             self.quality.update(labels, predictions)
 
     def merge(self, other: WindowAccumulator) -> WindowAccumulator:

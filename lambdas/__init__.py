@@ -14,6 +14,6 @@ FROM_STEP_LIBRARY = (LAMBDAS.parent / "pipeline_code" / "metadata_codec.py",)
 def shared_files() -> dict[str, Path]:
     """The modules every handler's asset carries besides its own, by file name: lambdas/shared/ and
     FROM_STEP_LIBRARY."""
-    files = {p.name: p for p in sorted(SHARED.glob("*.py"))}
+    files = {p.name: p for p in sorted(SHARED.glob("*.py")) if p.name != "__init__.py"}
     files.update({p.name: p for p in FROM_STEP_LIBRARY})
     return files

@@ -196,8 +196,8 @@ def _config_validated_once(config: dict[str, Any]) -> Iterator[None]:
     validate_sagemaker_config(config)
     original = sagemaker.utils.validate_sagemaker_config
 
-    def validate(candidate: Any = None) -> Any:
-        return None if candidate == config else original(candidate)
+    def validate(sagemaker_config: Any = None) -> Any:  # the SDK function's parameter name, for keyword calls
+        return None if sagemaker_config == config else original(sagemaker_config)
 
     sagemaker.utils.validate_sagemaker_config = validate
     try:
@@ -206,7 +206,7 @@ def _config_validated_once(config: dict[str, Any]) -> Iterator[None]:
         sagemaker.utils.validate_sagemaker_config = original
 
 
-def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
+def _build(spec: PipelineSpec):
     import boto3
     from sagemaker.inputs import TrainingInput
     from sagemaker.model import Model
@@ -215,6 +215,7 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     from sagemaker.sklearn.processing import SKLearnProcessor
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionGreaterThan
+    from sagemaker.workflow.entities import PipelineVariable
     from sagemaker.workflow.execution_variables import ExecutionVariables
     from sagemaker.workflow.fail_step import FailStep
     from sagemaker.workflow.functions import Join, JsonGet
@@ -307,12 +308,12 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     estimator = _estimator(spec, session)
     # The XGBoost engine: each instance gets its own share of the train shards (ShardedByS3Key) and they train
     # one model together; the other steps are the same for both engines.
-    sharded = {"distribution": "ShardedByS3Key"} if spec.training_instance_count > 1 else {}
+    distribution = "ShardedByS3Key" if spec.training_instance_count > 1 else None  # None: the SDK's default
     train = TrainingStep(
         name="Train",
         # Preprocess writes the training split as Parquet shards (script mode reads the files itself).
         step_args=estimator.fit(
-            {"train": TrainingInput(s3_data=train_uri, content_type="application/x-parquet", **sharded)}
+            {"train": TrainingInput(s3_data=train_uri, content_type="application/x-parquet", distribution=distribution)}
         ),
     )
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
@@ -433,11 +434,12 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     image = model_image_uri(spec)
     # The framework container imports inference.py from model.tar.gz's code/ (the training job packs it there):
     # the package's models run with network isolation, which rules out an s3:// submit directory (serving_code).
+    env: dict[str, str | PipelineVariable] = dict(serving_environment())
     model = Model(
         image_uri=image,
         model_data=model_data,
         role=spec.role_arn,
-        env=serving_environment(),
+        env=env,
         sagemaker_session=session,
     )
     register = ModelStep(
@@ -470,7 +472,8 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     )
     gate = ConditionStep(
         name="AccuracyAboveMinimum",
-        conditions=[ConditionGreaterThan(left=accuracy, right=min_accuracy)],
+        # JsonGet is a valid operand (the SDK's own examples gate on it); its annotation leaves it out.
+        conditions=[ConditionGreaterThan(left=accuracy, right=min_accuracy)],  # type: ignore[arg-type]
         if_steps=[register],
         else_steps=[fail],
         depends_on=[baseline, governance, *([triton] if triton else [])],

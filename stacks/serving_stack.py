@@ -503,14 +503,14 @@ class ServingStack(cdk.Stack):
     def _grant_live_check(self, config: PlatformConfig, role: iam.IRole) -> None:
         """Read the live endpoint -> config -> model chain; publish the mismatch metric, which is alarmed."""
         names = {"endpoint": self.endpoint_name, "endpoint-config": "*", "model": "*"}
-        role.add_to_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
                 resources=[self.format_arn(service="sagemaker", resource=k, resource_name=v) for k, v in names.items()],
             )
         )
         namespace = f"{config.project_name}/deploy"
-        role.add_to_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
