@@ -18,7 +18,8 @@ XDIST := -n $(JOBS) --dist loadfile
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
-# cfn-lint checks every template in the tests; CDK's own CloudFormation validation (~12 s a synth) would repeat it.
+# cfn-lint checks every template in the tests; CDK's own CloudFormation validation (1.6-1.9x the synth time, see
+# docs/development.md) would repeat it.
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
