@@ -17,8 +17,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri, xgboost_image_uri
+from platform_config.platform import PlatformConfig, config_sha256
 from stacks.code_version import code_version
-from stacks.config import PlatformConfig, config_sha256
 from stacks.constructs.approved_package import DesiredState
 from stacks.constructs.sagemaker_grants import grant_image_pull
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
