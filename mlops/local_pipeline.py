@@ -357,7 +357,7 @@ def _register(
     metadata: Mapping[str, str],
     environment: Mapping[str, str],
 ) -> Any:
-    from pipeline_code.definition import sklearn_image_uri, xgboost_image_uri
+    from pipeline_definition.images import sklearn_image_uri, xgboost_image_uri
 
     if config.training_engine == "xgboost":
         image = xgboost_image_uri(config.region, config.xgboost_framework_version)
