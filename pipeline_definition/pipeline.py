@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline_definition.spec import PipelineSpec
+
+if TYPE_CHECKING:  # the SDK is imported only when a definition is built
+    from sagemaker.workflow.pipeline import Pipeline
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PIPELINE_CODE = PACKAGE_DIR.parent / "pipeline_code"
@@ -32,7 +36,7 @@ def build_definition(spec: PipelineSpec) -> str:
     return json.dumps(definition, sort_keys=True, separators=(",", ":"))
 
 
-def _pipeline(spec: PipelineSpec):  # type: ignore[no-untyped-def]
+def _pipeline(spec: PipelineSpec) -> Pipeline:
     from sagemaker.workflow.pipeline import Pipeline
 
     from pipeline_definition import steps

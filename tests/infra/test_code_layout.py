@@ -33,12 +33,13 @@ SYNTH_TIME_PACKAGE = REPO / "pipeline_definition"
 
 
 def _imported_packages(source: str) -> set[str]:
+    """Dotted names a module imports; `from a import b` gives both `a` and `a.b` (b may be a module)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
+            names.update({node.module, *(f"{node.module}.{alias.name}" for alias in node.names)})
     return names
 
 
@@ -86,6 +87,7 @@ def test_the_layout_check_sees_a_build_side_import() -> None:
         "pipeline_definition.spec"
     }
     assert _build_side_imports("def f():\n    import sagemaker.workflow\n") == {"sagemaker.workflow"}
+    assert _build_side_imports("from stacks import build_stack\n") == {"stacks", "stacks.build_stack"}
 
 
 def test_the_definition_cache_key_covers_every_module_the_builder_imports() -> None:
@@ -98,7 +100,7 @@ def test_the_definition_cache_key_covers_every_module_the_builder_imports() -> N
         for name in _imported_packages(path.read_text()):
             parts = name.split(".")
             module = PIPELINE_CODE / f"{parts[1]}.py" if parts[0] == "pipeline_code" and len(parts) > 1 else None
-            if module is not None and module not in needed:
+            if module is not None and module.is_file() and module not in needed:
                 needed.add(module)
                 pending.append(module)
     assert needed, "the builder imports the shared modules of pipeline_code"
