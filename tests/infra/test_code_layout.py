@@ -83,9 +83,8 @@ def test_the_container_package_imports_nothing_of_the_build_side() -> None:
 
 
 def test_the_layout_check_sees_a_build_side_import() -> None:
-    assert _build_side_imports("from pipeline_definition.spec import PipelineSpec\nimport numpy\n") == {
-        "pipeline_definition.spec"
-    }
+    found = _build_side_imports("from pipeline_definition.spec import PipelineSpec\nimport numpy\n")
+    assert found == {"pipeline_definition.spec", "pipeline_definition.spec.PipelineSpec"}
     assert _build_side_imports("def f():\n    import sagemaker.workflow\n") == {"sagemaker.workflow"}
     assert _build_side_imports("from stacks import build_stack\n") == {"stacks", "stacks.build_stack"}
 
