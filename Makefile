@@ -103,7 +103,7 @@ architecture: setup
 # top-level modules, as the Lambda runtime does).
 LAMBDA_FOLDERS := $(filter-out shared __pycache__,$(notdir $(patsubst %/,%,$(wildcard lambdas/*/))))
 typecheck: setup
-	$(BIN)/mypy app.py stacks drift_core
+	$(BIN)/mypy app.py stacks drift_core platform_config pipeline_definition
 	@set -e; for fn in $(LAMBDA_FOLDERS); do \
 		echo "mypy lambdas/$$fn"; \
 		MYPYPATH=lambdas/$$fn:lambdas/shared:pipeline_code $(BIN)/mypy --explicit-package-bases lambdas/$$fn/*.py; \
