@@ -10,10 +10,12 @@ baseline written by Model Monitor (no `mlops_drift` keys) is read from its KLL s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -209,7 +211,9 @@ def write_baseline(baseline: Baseline, out_dir: str | Path) -> tuple[Path, Path]
 
 
 def read_baseline(directory: str | Path) -> Baseline:
-    """Read a baseline directory written by us or by Model Monitor (constraints.json is optional)."""
+    """Read a baseline directory written by us or by Model Monitor (constraints.json is optional).
+
+    Every error names the file at fault: missing, not UTF-8 JSON, not an object, or a field of the wrong shape."""
     d = Path(directory)
     stats_path = d / STATISTICS
     if not stats_path.is_file():
@@ -217,33 +221,60 @@ def read_baseline(directory: str | Path) -> Baseline:
     stats = _load_json(stats_path)
     constraints_path = d / CONSTRAINTS
     constraints = _load_json(constraints_path) if constraints_path.is_file() else None
+    with _malformed(stats_path):
+        parts = _statistics_parts(stats)
+    with _malformed(constraints_path):
+        limits = _thresholds(constraints)
+    return _assemble(parts, limits)
+
+
+@contextlib.contextmanager
+def _malformed(path: Path) -> Iterator[None]:
+    """A field of the wrong type or shape in `path` becomes one BaselineFormatError naming the file."""
     try:
-        return baseline_from_documents(stats, constraints)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise BaselineFormatError(f"{d}: malformed baseline ({exc})") from exc
+        yield
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise BaselineFormatError(f"{path}: malformed baseline ({type(exc).__name__}: {exc})") from exc
 
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineFormatError(f"{path}: not readable JSON ({exc})") from exc
     if not isinstance(doc, dict):
-        raise BaselineFormatError(f"{path}: expected a JSON object")
+        raise BaselineFormatError(f"{path}: expected a JSON object, got {type(doc).__name__}")
     return doc
 
 
 def baseline_from_documents(stats: dict[str, Any], constraints: dict[str, Any] | None = None) -> Baseline:
+    return _assemble(_statistics_parts(stats), _thresholds(constraints))
+
+
+class _Statistics(NamedTuple):
+    features: dict[str, Accumulator]
+    target: Accumulator | None
+    target_name: str | None  # as statistics.json names it; constraints.json's name wins
+
+
+def _statistics_parts(stats: dict[str, Any]) -> _Statistics:
+    entries = stats.get("features")
+    if not isinstance(entries, list):
+        raise ValueError(f"'features' must be a list of feature objects, got {type(entries).__name__}")
     features: dict[str, Accumulator] = {}
-    for entry in stats.get("features", []):
-        features[str(entry["name"])] = _feature_from_statistics(entry)
-    ext = stats.get(EXTENSION) or {}
-    target_entry = ext.get("target")
-    target = _feature_from_statistics(target_entry) if target_entry else None
-    thresholds, target_name = _thresholds(constraints)
-    if target_entry and target_name is None:
-        target_name = str(target_entry["name"])
-    return Baseline(features, thresholds, target_name, target)
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ValueError(f"every entry of 'features' needs a string 'name', got {entry!r:.80}")
+        features[entry["name"]] = _feature_from_statistics(entry)
+    target_entry = (stats.get(EXTENSION) or {}).get("target")
+    if not target_entry:
+        return _Statistics(features, None, None)
+    return _Statistics(features, _feature_from_statistics(target_entry), str(target_entry["name"]))
+
+
+def _assemble(parts: _Statistics, limits: tuple[Thresholds, str | None]) -> Baseline:
+    thresholds, target_name = limits
+    return Baseline(parts.features, thresholds, target_name or parts.target_name, parts.target)
 
 
 def _feature_from_statistics(entry: dict[str, Any]) -> Accumulator:
@@ -354,8 +385,10 @@ def _scale_counts(mass: np.ndarray, present: int) -> np.ndarray:
 
 def _thresholds(constraints: dict[str, Any] | None) -> tuple[Thresholds, str | None]:
     t = Thresholds()
-    if not constraints:
+    if constraints is None:
         return t, None
+    if not isinstance(constraints.get("features"), list):
+        raise ValueError("'features' must be a list of feature constraints")
     dist = constraints.get("monitoring_config", {}).get("distribution_constraints", {})
     t.comparison_threshold = float(dist.get("comparison_threshold", t.comparison_threshold))
     t.comparison_method = str(dist.get("comparison_method", t.comparison_method))
