@@ -22,6 +22,7 @@ import numpy as np
 from drift_core.baseline import Accumulator, Baseline, Thresholds
 from drift_core.binning import BinIndex, make_binner
 from drift_core.categorical import CategoricalAccumulator
+from drift_core.kll import DEFAULT_C, DEFAULT_K, KLLSketch
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 EXTENSION = "mlops_drift"
@@ -29,7 +30,7 @@ FORMAT_VERSION = 1
 STATISTICS = "statistics.json"
 CONSTRAINTS = "constraints.json"
 # Model Monitor's default KLL parameters, written so its readers find the fields they expect.
-KLL_PARAMETERS = {"c": 0.64, "k": 2048.0}
+KLL_PARAMETERS = {"c": DEFAULT_C, "k": float(DEFAULT_K)}
 
 
 class BaselineFormatError(ValueError):
@@ -84,6 +85,9 @@ def _feature_statistics(name: str, acc: Accumulator) -> dict[str, Any]:
         "rows": acc.rows,
         "num_unparseable": acc.unparseable,
     }
+    if acc.sketch is not None:
+        # Not in Model Monitor's format: the largest rank error of any query on distribution.kll.sketch.
+        ext["kll_rank_error_bound"] = acc.sketch.rank_error_bound
     inferred = "Integral" if acc.all_integral and acc.present else "Fractional"
     return {"name": name, "inferred_type": inferred, "numerical_statistics": stats, EXTENSION: ext}
 
@@ -96,16 +100,18 @@ MODEL_MONITOR_BUCKETS = 10
 
 
 def _kll(acc: NumericAccumulator) -> dict[str, Any]:
-    """Model Monitor's own bucket layout: equal-width buckets from min to max (10, as its analyzer writes them).
+    """Model Monitor's `distribution.kll`: its bucket layout and a KLL sketch of the raw values.
 
-    Model Monitor's analyzer compares its own statistics with these buckets, so they follow its layout, not our
-    decile grid (which stays under `mlops_drift`). Counts come from the binned distribution: exact where a bucket
-    bound falls on one of our bin edges, otherwise split linearly inside the bin (an error of at most one bin's
-    mass per bound); they sum to num_present. The sketch is one level of ~1000 equal-weight quantiles of that
-    distribution, not the compactor levels of a KLL sketch streamed over the raw values.
+    Buckets: equal-width from min to max (10, as its analyzer writes them), not our decile grid (which stays under
+    `mlops_drift`). Their counts come from the binned distribution: exact where a bucket bound falls on one of our
+    bin edges, otherwise split linearly inside the bin (an error of at most one bin's mass per bound); they sum to
+    num_present. Sketch: the compactor levels of the KLL sketch (drift_core.kll) streamed over the same values
+    ("Schema for Statistics (statistics.json file)",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html).
     """
+    sketch = acc.sketch.to_dict() if acc.sketch is not None else {"parameters": KLL_PARAMETERS, "data": [[]]}
     if acc.present == 0:
-        return {"buckets": [], "sketch": {"parameters": KLL_PARAMETERS, "data": [[]]}}
+        return {"buckets": [], "sketch": sketch}
     low, high = float(acc.minimum), float(acc.maximum)
     bounds = np.linspace(low, high, MODEL_MONITOR_BUCKETS + 1) if high > low else np.array([low, high])
     bins = np.array(_bin_bounds(acc))
@@ -120,7 +126,7 @@ def _kll(acc: NumericAccumulator) -> dict[str, Any]:
         {"lower_bound": float(lo), "upper_bound": float(hi), "count": float(c)}
         for lo, hi, c in zip(bounds[:-1], bounds[1:], counts)  # equal lengths (no strict=: Python 3.9 images)
     ]
-    return {"buckets": buckets, "sketch": {"parameters": KLL_PARAMETERS, "data": [_quantiles(acc).tolist()]}}
+    return {"buckets": buckets, "sketch": sketch}
 
 
 def _whole_counts(mass: np.ndarray, total: int) -> np.ndarray:
@@ -138,14 +144,6 @@ def _bin_bounds(acc: NumericAccumulator) -> list[tuple[float, float]]:
     lows = np.concatenate(([min(acc.minimum, e[0])], e))
     highs = np.concatenate((e, [max(acc.maximum, e[-1])]))
     return list(zip(lows.tolist(), highs.tolist()))  # equal lengths: one per bin
-
-
-def _quantiles(acc: NumericAccumulator, points: int = 1001) -> np.ndarray:
-    """Quantiles from the binned CDF by linear interpolation inside bins (accurate to one bin)."""
-    bounds = np.array(_bin_bounds(acc))
-    cum = np.concatenate(([0.0], np.cumsum(acc.counts) / acc.present))
-    xs = np.concatenate(([bounds[0, 0]], bounds[:, 1]))
-    return np.interp(np.linspace(0.0, 1.0, points), cum, xs)
 
 
 def constraints_document(baseline: Baseline) -> dict[str, Any]:
@@ -311,6 +309,9 @@ def _numeric_from_extension(s: dict[str, Any], ext: dict[str, Any], inferred: st
     acc.minimum = float(s["min"]) if acc.present else math.inf
     acc.maximum = float(s["max"]) if acc.present else -math.inf
     acc.all_integral = inferred == "Integral"
+    if "kll_rank_error_bound" in ext:  # written with a KLL sketch (not the older single level of quantiles)
+        sketch = s.get("distribution", {}).get("kll", {}).get("sketch", {})
+        acc.sketch = KLLSketch.from_dict(sketch, int(ext["kll_rank_error_bound"]))
     return acc
 
 
