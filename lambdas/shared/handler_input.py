@@ -6,8 +6,8 @@ send a list, a string or null just as well as an object
 (AWS Lambda Developer Guide, "Lambda function handler in Python",
 https://docs.aws.amazon.com/lambda/latest/dg/python-programming-model-handler-types.html: the event "is usually of
 the Python dict type. It can also be list, str, int, float, or the NoneType type"; a Step Functions Map state passes
-a list). Such an event gets the same clear rejection as `{}`:
-a ValueError whose message starts with "input", which the state machines' Catch turns into a failed task.
+a list). Such an event gets the same clear rejection as `{}`: a ValueError whose message starts with "input",
+which the state machines' Catch turns into a failed task, or, for an EventBridge target, the rejection it returns.
 """
 
 from __future__ import annotations
