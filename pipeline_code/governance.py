@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from contracts.metadata_codec import NONE, encode_value
 from pipeline_code import readiness_policy
 from pipeline_code.common import DataError, read_json_object, run_main, safe_extract
 from pipeline_code.inference_contract import run_contract_test
@@ -41,7 +42,6 @@ from pipeline_code.lineage_fields import (
     assemble_lineage,
     registry_metadata,
 )
-from pipeline_code.metadata_codec import NONE, encode_value
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
 from pipeline_code.tables import read_table_dir
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline_code.metadata_codec import encode_value
+from contracts.metadata_codec import encode_value
 
 UNKNOWN = "unknown"
 LINEAGE_FILE = "lineage.json"

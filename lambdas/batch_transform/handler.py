@@ -11,21 +11,15 @@ import hashlib
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from handler_input import require_object_event
+
+from lambdas.shared.clients import client
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
 NO_MODEL = "none"
 INPUT_ROOT = "batch/input/"
-_clients: dict[str, Any] = {}
-
-
-def client(service: str) -> Any:
-    if service not in _clients:
-        _clients[service] = boto3.client(service)
-    return _clients[service]
 
 
 class NothingToScore(ValueError):

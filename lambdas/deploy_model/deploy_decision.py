@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from readiness_gate import refusal
+from lambdas.shared.readiness_gate import refusal
 
 APPROVED = "Approved"
 NO_MODEL = "none"

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from deploy_decision import (
+
+from lambdas.deploy_model.deploy_decision import (
     NO_MODEL,
     ROLLED_BACK,
     SETTLED,
@@ -44,9 +44,10 @@ from deploy_decision import (
     stack_status_from_event,
     triton_copy_plan,
 )
-from handler_input import require_object_event
-from model_card_publisher import publish_model_card
-from served_package import live_endpoint
+from lambdas.shared.clients import Clients
+from lambdas.shared.handler_input import require_object_event
+from lambdas.shared.model_card_publisher import publish_model_card
+from lambdas.shared.served_package import live_endpoint
 
 logger = Logger()
 DEPLOYED_OUTPUT = "DeployedModelPackageArn"
@@ -56,24 +57,6 @@ MISMATCH_METRIC = "LiveConfigMismatch"
 
 class RetryLater(RuntimeError):
     """Raised so that Lambda's asynchronous retries deliver the event again once the stack has settled."""
-
-
-class Clients:
-    """boto3 clients, created once per container; tests pass their own."""
-
-    def __init__(
-        self,
-        sagemaker: Any = None,
-        ssm: Any = None,
-        cloudformation: Any = None,
-        s3: Any = None,
-        cloudwatch: Any = None,
-    ) -> None:
-        self.sagemaker = sagemaker or boto3.client("sagemaker")
-        self.ssm = ssm or boto3.client("ssm")
-        self.cloudformation = cloudformation or boto3.client("cloudformation")
-        self.s3 = s3 or boto3.client("s3")
-        self.cloudwatch = cloudwatch or boto3.client("cloudwatch")
 
 
 @dataclass(frozen=True)
@@ -96,16 +79,6 @@ class StackUpdate:
             endpoint_config_logical_id=env.get("ENDPOINT_CONFIG_LOGICAL_ID", ""),
             metrics_namespace=env.get("DEPLOY_METRICS_NAMESPACE", ""),
         )
-
-
-_clients: Clients | None = None
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
 
 
 def on_approval(
@@ -343,10 +316,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
         multi_model = os.environ.get("MULTI_MODEL_URL", "")
         if event_kind(event) == "approval":
             group = os.environ["MODEL_PACKAGE_GROUP"]
-            decision = on_approval(event, clients(), group, parameter, stack_name, multi_model, **triton, update=update)
+            decision = on_approval(event, Clients(), group, parameter, stack_name, multi_model, **triton, update=update)
         else:
             decision = on_stack_status(
-                event, clients(), parameter, stack_name, update, multi_model_url=multi_model, **triton
+                event, Clients(), parameter, stack_name, update, multi_model_url=multi_model, **triton
             )
     except MalformedEvent as exc:
         # Not retryable: the same event would fail the same way. Reported, nothing changed.

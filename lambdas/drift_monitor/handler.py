@@ -43,19 +43,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
-from capture_records import CaptureBatch
-from drift_metrics import BASELINE_MISSING, Metric, quality_metrics, run_metrics
-from ground_truth import GroundTruth, join
-from handler_input import at_cold_start, number_setting, require_object_event
-from served_package import live_endpoint
-from triton_records import EncodingError, FeatureEncoding
 
 import drift_core
+from lambdas.drift_monitor.capture_records import CaptureBatch
+from lambdas.drift_monitor.drift_metrics import BASELINE_MISSING, Metric, quality_metrics, run_metrics
+from lambdas.drift_monitor.ground_truth import GroundTruth, join
+from lambdas.drift_monitor.triton_records import EncodingError, FeatureEncoding
+from lambdas.shared.clients import Clients, container_cache
+from lambdas.shared.handler_input import at_cold_start, number_setting, require_object_event
+from lambdas.shared.served_package import live_endpoint
 
 logger = Logger()
 NO_MODEL = "none"
@@ -118,25 +118,9 @@ class BaselineUnavailable(RuntimeError):
     """The approved package has no readable baseline; the message says what is missing."""
 
 
-class Clients:
-    """boto3 clients, created once per container; tests pass their own."""
-
-    def __init__(self, s3: Any = None, ssm: Any = None, sagemaker: Any = None) -> None:
-        self.s3 = s3 or boto3.client("s3")
-        self.ssm = ssm or boto3.client("ssm")
-        self.sagemaker = sagemaker or boto3.client("sagemaker")
-
-
-_clients: Clients | None = None
-_baselines: dict[str, drift_core.Baseline] = {}
-_encodings: dict[str, FeatureEncoding] = {}
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
+# Per container, like the clients: a package's baseline and encoding never change.
+_baselines: dict[str, drift_core.Baseline] = container_cache()
+_encodings: dict[str, FeatureEncoding] = container_cache()
 
 
 def run(aws: Clients, settings: Settings, *, triggered_by_object: bool, now: datetime | None = None) -> dict[str, Any]:
@@ -440,6 +424,6 @@ at_cold_start(Settings.from_env)
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = run(clients(), Settings.from_env(), triggered_by_object=triggered_by_object(event))
+    result = run(Clients(), Settings.from_env(), triggered_by_object=triggered_by_object(event))
     logger.info("outcome", extra={k: v for k, v in result.items() if k != "drifted_features"})
     return result

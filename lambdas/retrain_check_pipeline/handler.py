@@ -12,21 +12,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from handler_input import require_object_event
+
+from lambdas.shared.clients import client
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
 RUN_PROPERTY = "pipeline_execution_arn"
 NEWEST = 20
-_sagemaker: Any = None
-
-
-def sagemaker() -> Any:
-    global _sagemaker
-    if _sagemaker is None:
-        _sagemaker = boto3.client("sagemaker")
-    return _sagemaker
 
 
 def check(event: dict[str, Any], client: Any, group: str) -> dict[str, Any]:
@@ -56,6 +49,6 @@ def registered_package(client: Any, group: str, run_arn: str) -> str | None:
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = check(event, sagemaker(), os.environ["MODEL_PACKAGE_GROUP"])
+    result = check(event, client("sagemaker"), os.environ["MODEL_PACKAGE_GROUP"])
     logger.info("pipeline status", extra=result)
     return result

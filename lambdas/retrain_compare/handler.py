@@ -14,31 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from comparison import compare
-from handler_input import at_cold_start, number_setting, require_object_event
+
+from lambdas.retrain_compare.comparison import compare
+from lambdas.shared.clients import Clients
+from lambdas.shared.handler_input import at_cold_start, number_setting, require_object_event
 
 logger = Logger()
 NO_MODEL = "none"
-
-
-class Clients:
-    def __init__(self, sagemaker: Any = None, s3: Any = None, ssm: Any = None) -> None:
-        self.sagemaker = sagemaker or boto3.client("sagemaker")
-        self.s3 = s3 or boto3.client("s3")
-        self.ssm = ssm or boto3.client("ssm")
-
-
-_clients: Clients | None = None
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
 
 
 class EvaluationReportError(ValueError):
@@ -114,7 +98,7 @@ at_cold_start(lambda: settings(os.environ))
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = run(
         event,
-        clients(),
+        Clients(),
         parameter=os.environ["APPROVED_PACKAGE_PARAMETER"],
         **settings(os.environ),
     )

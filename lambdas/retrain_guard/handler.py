@@ -11,22 +11,19 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from guard_logic import GuardState, Limits, Verdict, acquire, release
-from handler_input import at_cold_start, number_setting, require_object_event
+
+from lambdas.retrain_guard.guard_logic import GuardState, Limits, Verdict, acquire, release
+from lambdas.shared.clients import resource
+from lambdas.shared.handler_input import at_cold_start, number_setting, require_object_event
 
 logger = Logger()
 KEY = {"pk": "retraining"}
-_table: Any = None
 
 
 def table() -> Any:
-    global _table
-    if _table is None:
-        _table = boto3.resource("dynamodb").Table(os.environ["GUARD_TABLE"])
-    return _table
+    return resource("dynamodb").Table(os.environ["GUARD_TABLE"])
 
 
 def limits_from_env(environ: dict[str, str] | os._Environ[str]) -> Limits:

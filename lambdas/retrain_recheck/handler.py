@@ -17,28 +17,11 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 
+from lambdas.shared.clients import Clients
+
 logger = Logger()
-
-
-class Clients:
-    """boto3 clients, created once per container; tests pass their own."""
-
-    def __init__(self, cloudwatch: Any = None, stepfunctions: Any = None) -> None:
-        self.cloudwatch = cloudwatch or boto3.client("cloudwatch")
-        self.stepfunctions = stepfunctions or boto3.client("stepfunctions")
-
-
-_clients: Clients | None = None
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
 
 
 def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime) -> dict[str, Any]:
@@ -68,6 +51,6 @@ def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = recheck(clients(), os.environ["ALARM_NAME"], os.environ["STATE_MACHINE_ARN"], datetime.now(UTC))
+    result = recheck(Clients(), os.environ["ALARM_NAME"], os.environ["STATE_MACHINE_ARN"], datetime.now(UTC))
     logger.info("recheck", extra=result)
     return result

@@ -10,21 +10,13 @@ import hashlib
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from handler_input import require_object_event
+
+from lambdas.shared.clients import client
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
 NO_MODEL = "none"
-_sagemaker: Any = None
-_ssm: Any = None
-
-
-def sagemaker() -> Any:
-    global _sagemaker
-    if _sagemaker is None:
-        _sagemaker = boto3.client("sagemaker")
-    return _sagemaker
 
 
 def champion_model_data(client: Any, ssm: Any, parameter: str) -> str:
@@ -57,9 +49,8 @@ def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, pa
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    global _ssm
-    if _ssm is None:
-        _ssm = boto3.client("ssm")
-    result = start(event, sagemaker(), os.environ["PIPELINE_NAME"], _ssm, os.environ["APPROVED_PACKAGE_PARAMETER"])
+    result = start(
+        event, client("sagemaker"), os.environ["PIPELINE_NAME"], client("ssm"), os.environ["APPROVED_PACKAGE_PARAMETER"]
+    )
     logger.info("pipeline started", extra=result)
     return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from metadata_codec import decode_list, decode_text
+from contracts.metadata_codec import decode_list, decode_text
 
 
 class PackageNotReady(RuntimeError):

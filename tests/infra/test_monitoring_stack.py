@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ import pytest
 from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 
-from mlops.lambda_loader import load_handler_module
 from stacks import monitoring_stack
 from stacks.config import ConfigError, load_config
 from stacks.constructs import drift_layer
@@ -231,7 +231,7 @@ def test_a_schedule_and_new_capture_objects_trigger_the_drift_function(monitorin
 
 
 def test_metric_names_match_what_the_function_publishes() -> None:
-    published = load_handler_module("drift_monitor", "drift_metrics")
+    published = import_module("lambdas.drift_monitor.drift_metrics")
     assert (published.MEAN_SHIFT_SIGMA, published.PSI, published.KS) == (
         monitoring_stack.MEAN_SHIFT_SIGMA,
         monitoring_stack.PSI,
