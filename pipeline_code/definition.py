@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.package_metadata import PIPELINE_EXECUTION_ARN, TRITON_MODEL_DATA_URI
+from contracts.sentinels import NONE
 from pipeline_code.serving_code import serving_environment
 
 # Set before the SDK is first imported anywhere in the process (it prints a banner at import otherwise).
@@ -39,7 +41,7 @@ for _noisy in (
 ACCURACY_JSON_PATH = "summary.accuracy"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 GOVERNANCE_PROPERTY_FILE = "GovernanceMetadata"
-TRITON_METADATA_KEY = "triton_model_data_uri"  # the package's Triton archive (what the deploy function copies)
+TRITON_METADATA_KEY = TRITON_MODEL_DATA_URI  # the package's Triton archive (what the deploy function copies)
 
 # The SDK's telemetry calls out to the network from inside definition(); opt out through its own config.
 _SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
@@ -225,7 +227,7 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
-    from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS
+    from contracts.package_metadata import PACKAGE_METADATA_KEYS
 
     # No credentials are needed or used: the session only shapes requests, nothing is sent.
     boto = boto3.Session(region_name=spec.region, aws_access_key_id="offline", aws_secret_access_key="offline")
@@ -235,7 +237,7 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
     min_accuracy = ParameterFloat(name="MinAccuracy", default_value=spec.min_accuracy)
     approval = ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status)
     # The serving model's artifact; the evaluate step scores it on the same holdout set ("none": no champion).
-    champion = ParameterString(name="ChampionModelDataUri", default_value="none")
+    champion = ParameterString(name="ChampionModelDataUri", default_value=NONE)
 
     def output_uri(step: str) -> Join:
         return Join(on="/", values=[spec.artifact_uri, ExecutionVariables.PIPELINE_EXECUTION_ID, step])
@@ -453,7 +455,7 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
             # Links the package to the run that produced it (the retraining loop finds its challenger by this), and
             # carries the governance step's lineage and readiness verdict (what the approval paths check).
             customer_metadata_properties={
-                "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                PIPELINE_EXECUTION_ARN: ExecutionVariables.PIPELINE_EXECUTION_ARN,
                 **({TRITON_METADATA_KEY: s3_file(triton, "triton", "model.tar.gz")} if triton else {}),
                 **{
                     key: JsonGet(step_name=governance.name, property_file=governance_report, json_path=key)

@@ -14,11 +14,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from contracts import environment as env_names
+from contracts.sentinels import NONE as NO_MODEL
 from lambdas.shared.clients import client
 from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
-NO_MODEL = "none"
 INPUT_ROOT = "batch/input/"
 
 
@@ -43,18 +44,18 @@ def input_prefix(event: dict[str, Any]) -> str:
 def start(
     event: dict[str, Any], sagemaker: Any, ssm: Any, environ: dict[str, str] | os._Environ[str]
 ) -> dict[str, str]:
-    package = ssm.get_parameter(Name=environ["APPROVED_PACKAGE_PARAMETER"])["Parameter"]["Value"]
+    package = ssm.get_parameter(Name=environ[env_names.APPROVED_PACKAGE_PARAMETER])["Parameter"]["Value"]
     if package == NO_MODEL:
         raise NothingToScore("no approved model package yet")
     prefix = input_prefix(event)
-    bucket = environ["BATCH_BUCKET"]
+    bucket = environ[env_names.BATCH_BUCKET]
     digest = hashlib.sha256(f"{prefix}|{package}".encode()).hexdigest()[:16]
     name = f"{environ['NAME_PREFIX']}-batch-{digest}"
     try:
         sagemaker.create_model(
             ModelName=name,
             PrimaryContainer={"ModelPackageName": package},
-            ExecutionRoleArn=environ["MODEL_ROLE_ARN"],
+            ExecutionRoleArn=environ[env_names.MODEL_ROLE_ARN],
             EnableNetworkIsolation=True,
         )
         sagemaker.create_transform_job(
@@ -69,12 +70,12 @@ def start(
                 "S3OutputPath": f"s3://{bucket}/batch/output/{prefix.removeprefix(INPUT_ROOT)}",
                 "Accept": "text/csv",
                 "AssembleWith": "Line",
-                "KmsKeyId": environ["KMS_KEY_ARN"],
+                "KmsKeyId": environ[env_names.KMS_KEY_ARN],
             },
             TransformResources={
-                "InstanceType": environ["INSTANCE_TYPE"],
-                "InstanceCount": int(environ["INSTANCE_COUNT"]),
-                "VolumeKmsKeyId": environ["KMS_KEY_ARN"],
+                "InstanceType": environ[env_names.INSTANCE_TYPE],
+                "InstanceCount": int(environ[env_names.INSTANCE_COUNT]),
+                "VolumeKmsKeyId": environ[env_names.KMS_KEY_ARN],
             },
         )
     except ClientError as exc:

@@ -17,12 +17,14 @@ from urllib.parse import urlparse
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from contracts import environment as env_names
+from contracts import state_machine as sm
+from contracts.sentinels import NONE as NO_MODEL
 from lambdas.retrain_compare.comparison import compare
 from lambdas.shared.clients import Clients
 from lambdas.shared.handler_input import at_cold_start, number_setting, require_object_event
 
 logger = Logger()
-NO_MODEL = "none"
 
 
 class EvaluationReportError(ValueError):
@@ -59,7 +61,7 @@ def evaluation_report(aws: Clients, package_arn: str) -> dict[str, Any]:
 
 
 def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_accuracy: float) -> dict[str, Any]:
-    challenger_arn = event.get("model_package_arn")
+    challenger_arn = event.get(sm.MODEL_PACKAGE_ARN)
     if not isinstance(challenger_arn, str) or not challenger_arn:
         raise ValueError(f"input.model_package_arn: missing ({event!r})")
     champion_arn = aws.ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
@@ -75,18 +77,18 @@ def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_
         basis = "each on its own holdout set (the champion could not be scored on the new one)"
     result = compare(float(summary["accuracy"]), champion, margin, min_accuracy)
     return {
-        "better": result.better,
+        sm.BETTER: result.better,
         "challenger_accuracy": result.challenger_accuracy,
         "champion_accuracy": result.champion_accuracy,
         "champion_arn": champion_arn,
-        "reason": f"{result.reason} ({basis})",
+        sm.REASON: f"{result.reason} ({basis})",
     }
 
 
 def settings(environ: Mapping[str, str]) -> dict[str, float]:
     return {
-        "margin": number_setting(environ, "MIN_IMPROVEMENT", 0.0),
-        "min_accuracy": number_setting(environ, "MIN_ACCURACY", 0.0),
+        "margin": number_setting(environ, env_names.MIN_IMPROVEMENT, 0.0),
+        "min_accuracy": number_setting(environ, env_names.MIN_ACCURACY, 0.0),
     }
 
 
@@ -99,7 +101,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = run(
         event,
         Clients(),
-        parameter=os.environ["APPROVED_PACKAGE_PARAMETER"],
+        parameter=os.environ[env_names.APPROVED_PACKAGE_PARAMETER],
         **settings(os.environ),
     )
     logger.info("comparison", extra=result)

@@ -19,6 +19,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from contracts import environment as env_names
+from contracts import events as ev
 from lambdas.shared.clients import Clients
 
 logger = Logger()
@@ -34,11 +36,11 @@ def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime
         return {"started": False, "reason": f"alarm {alarm_name} is {alarm['StateValue']}"}
     # The alarm rule's event, as EventBridge would have sent it had the state changed now.
     event = {
-        "source": "aws.cloudwatch",
-        "detail-type": "CloudWatch Alarm State Change",
+        ev.SOURCE: ev.CLOUDWATCH,
+        ev.DETAIL_TYPE: ev.ALARM_STATE_CHANGE,
         "resources": [alarm["AlarmArn"]],
         "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "detail": {
+        ev.DETAIL: {
             "alarmName": alarm_name,
             "state": {"value": "ALARM", "reason": "re-check: still in ALARM", "timestamp": now.isoformat()},
             "recheck": True,
@@ -51,6 +53,8 @@ def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = recheck(Clients(), os.environ["ALARM_NAME"], os.environ["STATE_MACHINE_ARN"], datetime.now(UTC))
+    result = recheck(
+        Clients(), os.environ[env_names.ALARM_NAME], os.environ[env_names.STATE_MACHINE_ARN], datetime.now(UTC)
+    )
     logger.info("recheck", extra=result)
     return result

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from contracts import state_machine as sm
 from lambdas.shared.clients import client
 from lambdas.shared.handler_input import require_object_event
 from lambdas.shared.model_card_publisher import publish_model_card
@@ -22,7 +23,7 @@ logger = Logger()
 
 
 def set_approval(event: dict[str, Any], client: Any, s3: Any = None) -> dict[str, str]:
-    arn, approve, reason = event.get("model_package_arn"), event.get("approve"), event.get("reason", "")
+    arn, approve, reason = event.get(sm.MODEL_PACKAGE_ARN), event.get(sm.APPROVE), event.get(sm.REASON, "")
     if not isinstance(arn, str) or not isinstance(approve, bool):
         raise ValueError(f"input: expected model_package_arn and a boolean approve ({event!r})")
     card_arn = None

@@ -12,11 +12,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from contracts import environment as env_names
+from contracts import state_machine as sm
+from contracts.sentinels import NONE as NO_MODEL
 from lambdas.shared.clients import client
 from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
-NO_MODEL = "none"
 
 
 def champion_model_data(client: Any, ssm: Any, parameter: str) -> str:
@@ -29,7 +31,7 @@ def champion_model_data(client: Any, ssm: Any, parameter: str) -> str:
 
 
 def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, parameter: str = "") -> dict[str, str]:
-    execution = event.get("execution")
+    execution = event.get(sm.EXECUTION)
     if not isinstance(execution, str) or not execution:
         raise ValueError(f"input.execution: missing ({event!r})")
     champion = champion_model_data(client, ssm, parameter) if ssm is not None else NO_MODEL
@@ -43,14 +45,18 @@ def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, pa
         # idempotent per Step Functions execution.
         ClientRequestToken=hashlib.sha256(execution.encode()).hexdigest(),
     )
-    return {"pipeline_execution_arn": response["PipelineExecutionArn"]}
+    return {sm.PIPELINE_EXECUTION_ARN: response["PipelineExecutionArn"]}
 
 
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     result = start(
-        event, client("sagemaker"), os.environ["PIPELINE_NAME"], client("ssm"), os.environ["APPROVED_PACKAGE_PARAMETER"]
+        event,
+        client("sagemaker"),
+        os.environ[env_names.PIPELINE_NAME],
+        client("ssm"),
+        os.environ[env_names.APPROVED_PACKAGE_PARAMETER],
     )
     logger.info("pipeline started", extra=result)
     return result

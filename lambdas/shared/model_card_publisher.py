@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from contracts.metadata_codec import decode_text
+from contracts.package_metadata import MODEL_CARD_URI as CARD_URI_KEY
 from lambdas.shared.clients import client
 
-CARD_URI_KEY = "model_card_uri"
 _CARD_NAME = re.compile(r"[^a-zA-Z0-9]+")
 
 

@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from contracts import environment as env_names
 from stacks.constructs.staging import package_files, stage_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ class PythonHandler(Construct):
             role=self.role,
             timeout=cdk.Duration.seconds(timeout_seconds),
             memory_size=memory_mb,
-            environment={"POWERTOOLS_SERVICE_NAME": folder, **environment},
+            environment={env_names.POWERTOOLS_SERVICE_NAME: folder, **environment},
             layers=[powertools, *layers],
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,

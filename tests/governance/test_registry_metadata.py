@@ -10,8 +10,9 @@ import boto3
 from moto import mock_aws
 
 from contracts.metadata_codec import decode_list, decode_mapping, decode_text
+from contracts.package_metadata import PACKAGE_METADATA_KEYS
 from pipeline_code import governance
-from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS, missing_fields
+from pipeline_code.lineage_fields import missing_fields
 from tests.governance.conftest import CONFIG, Run
 
 # A lineage as the governance step sees it when the data is unversioned and the commit unknown: incomplete, with
