@@ -30,7 +30,7 @@ from constructs import Construct
 from contracts import environment as env_names
 from contracts import events as ev
 from contracts import state_machine as sm
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.constructs.kms_grants import kms_via_service_statement
 from stacks.constructs.python_handler import PythonHandler
 from stacks.constructs.retrain_recheck import RetrainRecheck

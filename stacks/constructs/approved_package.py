@@ -23,7 +23,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from contracts.sentinels import NONE as NO_MODEL  # the parameter's value before the first approval
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 
 
 def resolve_approved_package(stack: cdk.Stack, config: PlatformConfig) -> tuple[cdk.CfnParameter, cdk.CfnCondition]:

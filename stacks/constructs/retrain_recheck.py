@@ -15,7 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contracts import environment as env_names
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.constructs.python_handler import PythonHandler
 
 

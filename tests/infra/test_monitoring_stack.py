@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import ConfigError, load_config
+from platform_config.platform import ConfigError, load_config
 from stacks.constructs import drift_layer
 from stacks.constructs.model_monitor import model_monitor_image
 from tests.conftest import cdk_context, synth_app
