@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger
 from contracts import environment as env_names
 from contracts import events as ev
 from lambdas.shared.clients import Clients
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
 
@@ -51,6 +52,7 @@ def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime
     return {"started": True, "reason": "alarm still in ALARM", "execution_arn": started["executionArn"]}
 
 
+@require_object_event  # the schedule's event is an object whose content is not read
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = recheck(
