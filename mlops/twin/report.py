@@ -79,8 +79,10 @@ def _accuracy_over_time(result: DemoResult, folder: Path) -> Path | None:
     ]
     moments += [(r.step, "green", "new model deployed") for r in result.steps if r.sync == "deployed"]
     for step, color, label in moments:
-        if step is not None:
-            axis.axvline(step, color=color, linestyle="-.", alpha=0.7, label=f"{label} (step {step})")
+        if step is not None:  # alarms wide and pale, so a retraining started in the same step shows on top
+            wide = "alarm" in label
+            axis.axvline(step, color=color, linestyle="-" if wide else "-.", linewidth=4 if wide else 1.2,
+                         alpha=0.35 if wide else 0.9, label=f"{label} (step {step})")  # fmt: skip
     axis.set_ylim(max(0.0, min(0.6, result.min_accuracy - 0.15)), 1.0)
     axis.set_xlabel("step (one drift-check period each)")
     axis.set_ylabel("accuracy")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from mlops.errors import UserError
 from mlops.twin.demo import new_run_dir
 from mlops.twin.traffic import SHIFTED_FEATURES, UNSHIFTED_FEATURES
 from stacks.config import load_config
+from tests.twin.test_report_browser import check_in_browser
 
 A_MIN = load_config().min_accuracy
 
@@ -143,6 +145,13 @@ def test_the_report_names_the_drifted_features(demo: dict[str, Any]) -> None:
     assert text.index("accuracy_over_time.png") < min(text.index(f"distribution_{f}.png") for f in drifted)
     assert "Retraining started at step" in text and "Retraining started at step" in demo["stdout"]
     assert "Timeline" in demo["stdout"] and "Story: completed" in demo["stdout"]
+
+
+@pytest.mark.slow
+def test_the_run_s_report_shows_its_accuracy_plot_first_in_chromium(demo: dict[str, Any], tmp_path: Path) -> None:
+    folder = shutil.copytree(Path(demo["result"]["report"]).parent, tmp_path / "report")
+    images = check_in_browser(folder / "drift_report.html", tmp_path)
+    assert len(images) >= 3  # accuracy, the income distribution, PSI and mean shift over time
 
 
 def test_each_run_gets_its_own_folder_under_a_reused_out(tmp_path: Path) -> None:

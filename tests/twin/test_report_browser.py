@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image
 import numpy as np
@@ -75,26 +76,20 @@ def story_result(tmp_path: Path) -> DemoResult:
     return result
 
 
-def test_the_report_renders_the_accuracy_plot_first_in_a_real_browser(tmp_path: Path) -> None:
-    result = story_result(tmp_path)
-    rng = np.random.default_rng(0)
-    data = pd.DataFrame({"student": rng.choice(["Yes", "No"], 500), "balance": rng.normal(800, 400, 500),
-                         "income": rng.normal(33000, 13000, 500), "default": "No"})  # fmt: skip
-    result.drifted_traffic = data.assign(income=data["income"] * 1.4)
-    page = write_report(result, data, None, load_config(), tmp_path / "report")  # type: ignore[arg-type]
-
+def check_in_browser(page: Path, scratch: Path) -> list[dict[str, Any]]:
+    """Render `page` in Chromium: every image loaded, the accuracy plot first, and the screenshot shows the plot's
+    own pixels where the page puts it. Returns the images' load states and boxes."""
     probe = page.with_name("probe.html")
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    dom = chromium(probe, tmp_path / "profile-dom", "--dump-dom", "--virtual-time-budget=5000")
+    dom = chromium(probe, scratch / "profile-dom", "--dump-dom", "--virtual-time-budget=5000")
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found and found.group(1), dom[-2000:]
     images = json.loads(found.group(1).replace("&quot;", '"'))
     assert images[0]["src"] == ACCURACY_PLOT  # the first plot on the page, before the per-feature ones
-    assert [i["src"] for i in images[1:3]] == ["distribution_income.png", "psi_over_time.png"]
     assert all(i["complete"] and i["width"] > 0 and i["height"] > 0 for i in images), images
 
-    shot = tmp_path / "report.png"
-    chromium(page, tmp_path / "profile-shot", f"--screenshot={shot}")
+    shot = scratch / "report.png"
+    chromium(page, scratch / "profile-shot", f"--screenshot={shot}")
     screen = matplotlib.image.imread(shot)[..., :3]
     plot = matplotlib.image.imread(page.parent / ACCURACY_PLOT)[..., :3]
     box = images[0]["box"]
@@ -105,3 +100,16 @@ def test_the_report_renders_the_accuracy_plot_first_in_a_real_browser(tmp_path: 
     # The browser shows the plot's own pixels there (small colour-management differences allowed).
     assert float(np.abs(shown - plot).mean()) < 0.02
     assert float((shown < 0.9).any(axis=2).mean()) > 0.05  # and it is a plot, not a blank area
+    return images
+
+
+def test_the_report_renders_the_accuracy_plot_first_in_a_real_browser(tmp_path: Path) -> None:
+    result = story_result(tmp_path)
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"student": rng.choice(["Yes", "No"], 500), "balance": rng.normal(800, 400, 500),
+                         "income": rng.normal(33000, 13000, 500), "default": "No"})  # fmt: skip
+    result.drifted_traffic = data.assign(income=data["income"] * 1.4)
+    page = write_report(result, data, None, load_config(), tmp_path / "report")  # type: ignore[arg-type]
+
+    images = check_in_browser(page, tmp_path)
+    assert [i["src"] for i in images[1:3]] == ["distribution_income.png", "psi_over_time.png"]
