@@ -22,7 +22,7 @@ import pytest
 
 from mlops.twin.demo_result import DemoResult, DemoSettings, ModelInfo, StepRecord
 from mlops.twin.report import ACCURACY_PLOT, write_report
-from stacks.config import load_config
+from platform_config.platform import load_config
 
 BROWSER = os.environ.get("BROWSER", "chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
