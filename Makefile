@@ -46,8 +46,10 @@ container-setup: $(foreach env,$(CONTAINER_ENVS),.venv-$(env)/.installed)
 # Headless Chromium from Debian's packages, for the test that renders the demo's report in a real browser
 # (tests/twin/test_report_browser.py). Installed only when missing (apt-get needs root, as in the CI image).
 BROWSER ?= chromium
+# apt needs root: sudo when not already root (CI and this machine run as root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser-setup:
-	@command -v $(BROWSER) >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@command -v $(BROWSER) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 # Only the image's libraries and the test runner: not the project, not its dependencies (the tests import
 # pipeline_code/ and drift_core/ from the checkout, as the images do from the step library on PYTHONPATH).
