@@ -7,8 +7,11 @@
 - SageMaker Model Monitor (data quality, model quality with ground truth) when `model_monitor_enabled`.
 - Alarms per feature (mean shift > k sigma, PSI > threshold), accuracy < A_min (the drift function joins
   ground truth with captured predictions; Model Monitor's model quality too, when enabled) and Model Monitor's
-  drift distances (when enabled), a composite "model degraded" alarm over them for the retraining loop, SNS
-  notifications (KMS), and a dashboard.
+  drift distances (when enabled), SNS notifications (KMS), and a dashboard.
+- Two composites. "model degraded" (accuracy against ground truth below A_min) starts the retraining loop:
+  retraining learns from labels, and labels of the new concept exist only once ground truth has arrived, which
+  is when this alarm can fire (docs/demo-story.md). "data drift" (any feature alarm) is the early warning: it
+  notifies, and starts nothing, since a retraining started then would train on labels of the old concept.
 
 No endpoint yet: like the ServingStack, this stack reads the approved-package SSM parameter as a CloudFormation
 parameter, and its HasApprovedModel condition leaves the Model Monitor job definitions and schedules out while the
@@ -114,11 +117,20 @@ class MonitoringStack(cdk.Stack):
             self,
             "ModelDegraded",
             composite_alarm_name=config.resource_name("model-degraded"),
-            alarm_description="Model degraded: a feature drifted or accuracy fell below A_min (starts retraining)",
-            alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms, *self.quality_alarms),
+            alarm_description="Model degraded: accuracy against ground truth fell below A_min (starts retraining)",
+            alarm_rule=cloudwatch.AlarmRule.any_of(*self.quality_alarms),
         )
-        self.degraded_alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
-        self.degraded_alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
+        self.drift_warning_alarm = cloudwatch.CompositeAlarm(
+            self,
+            "DataDrift",
+            composite_alarm_name=config.resource_name("data-drift"),
+            alarm_description="Early warning: a feature drifted from the baseline (notifies; retraining waits for "
+            "ground truth, see model-degraded)",
+            alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms),
+        )
+        for composite in (self.degraded_alarm, self.drift_warning_alarm):
+            composite.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+            composite.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
         self.monitor_broken_alarm = self._monitor_broken_alarm()
         self.dashboard = self._dashboard(config)
         cdk.CfnOutput(self, "ModelDegradedAlarmName", value=self.degraded_alarm.alarm_name)
@@ -369,7 +381,13 @@ class MonitoringStack(cdk.Stack):
             sigma=config.drift_sigma,
             psi_threshold=config.psi_threshold,
             min_accuracy=config.min_accuracy,
-            alarms=[self.degraded_alarm, *self.feature_alarms, *self.quality_alarms, self.monitor_broken_alarm],
+            alarms=[
+                self.degraded_alarm,
+                self.drift_warning_alarm,
+                *self.feature_alarms,
+                *self.quality_alarms,
+                self.monitor_broken_alarm,
+            ],
         )
 
 

@@ -283,19 +283,22 @@ def test_the_synthesized_rules_route_alarm_approval_rollback_and_capture_events(
     names = {r.logical_id.rstrip("0123456789ABCDEF") for r in router.rules}
     assert {"ModelDegraded", "ModelApproved", "DeploymentRolledBack", "CaptureObjectCreated"} <= names
 
-    # A drifted feature: its alarm and the model-degraded composite change state; only the composite's
-    # ALARM event starts retraining.
+    # A drifted feature: its alarm and the data-drift composite change state, and neither starts retraining.
     alarms.evaluate(T0)
     (income,) = [a for a in alarms.metric_alarms if a.logical_id.startswith("IncomeMeanShiftAlarm")]
-    dimensions = [{"Name": k, "Value": v} for k, v in income.dimensions.items()]
-    cloud.client("cloudwatch").put_metric_data(
-        Namespace=income.namespace,
-        MetricData=[{"MetricName": income.metric_name, "Dimensions": dimensions, "Value": income.threshold + 1,
-                     "Timestamp": T0 + timedelta(minutes=5)}],
-    )  # fmt: skip
-    feature, composite = alarms.evaluate(T0 + timedelta(hours=1))
+    (accuracy,) = [a for a in alarms.metric_alarms if a.logical_id.startswith("AccuracyAlarm")]
+    put = cloud.client("cloudwatch").put_metric_data
+    for alarm, value, minute in ((income, income.threshold + 1, 5), (accuracy, accuracy.threshold - 0.1, 65)):
+        dimensions = [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()]
+        put(Namespace=alarm.namespace, MetricData=[{"MetricName": alarm.metric_name, "Dimensions": dimensions,
+            "Value": value, "Timestamp": T0 + timedelta(minutes=minute)}])  # fmt: skip
+    feature, warning = alarms.evaluate(T0 + timedelta(hours=1))
+    assert rule_names(router, feature.event()) == rule_names(router, warning.event()) == []
+    # Accuracy against ground truth below A_min: the model-degraded composite's ALARM event starts retraining.
+    lost, *_, composite = alarms.evaluate(T0 + timedelta(hours=2))
+    assert composite.alarm_name == "mlops-model-degraded"
     assert rule_names(router, composite.event()) == ["ModelDegraded"]
-    assert rule_names(router, feature.event()) == []
+    assert rule_names(router, lost.event()) == []
     ok_again = composite.event() | {"detail": {**composite.event()["detail"], "state": {"value": "OK"}}}
     assert rule_names(router, ok_again) == []
 
