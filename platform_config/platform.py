@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from contracts import ssm as ssm_names
+
 CONTEXT_KEY = "platform"
 DUMMY_ACCOUNT = "111111111111"
 
@@ -141,7 +143,7 @@ class PlatformConfig:
     @property
     def approved_package_parameter(self) -> str:
         """SSM parameter holding the model package the endpoint serves (the deploy path's desired state)."""
-        return f"/{self.project_name}/serving/approved-model-package-arn"
+        return ssm_names.approved_package_parameter(self.project_name)
 
     @property
     def xgboost_hyperparameters(self) -> dict[str, Any]:

@@ -37,6 +37,20 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from contracts import environment as env_names
+from contracts import events as ev
+from contracts import metrics
+from contracts.metrics import (
+    ACCURACY,
+    BASELINE_MISSING,
+    GROUND_TRUTH_MATCHED,
+    KS,
+    LABEL_SHIFT,
+    MALFORMED,
+    MEAN_SHIFT_SIGMA,
+    PSI,
+    ROWS,
+)
 from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX
 from stacks.constructs.approved_package import resolve_approved_package
@@ -47,10 +61,6 @@ from stacks.constructs.python_handler import PythonHandler
 
 SERVICE = "drift_monitor"  # the function's folder: Powertools adds it as the `service` dimension of every metric
 MARKER_PREFIX = "drift-monitor/processed"
-# Metric names: the contract with lambdas/drift_monitor/drift_metrics.py (a test checks both agree).
-MEAN_SHIFT_SIGMA, PSI, KS = "MeanShiftSigma", "PSI", "KS"
-LABEL_SHIFT, ROWS, MALFORMED, BASELINE_MISSING = "LabelShiftLinf", "RowsAnalyzed", "MalformedRecords", "BaselineMissing"
-ACCURACY, GROUND_TRUTH_MATCHED = "Accuracy", "GroundTruthMatched"
 
 
 class MonitoringStack(cdk.Stack):
@@ -73,7 +83,7 @@ class MonitoringStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.endpoint_name, self.variant_name = endpoint_name, variant_name
-        self.namespace = f"{config.project_name}/drift"
+        self.namespace = metrics.drift_namespace(config.project_name)
         self.period = cdk.Duration.minutes(config.drift_check_rate_minutes)
         _, self.has_model = resolve_approved_package(self, config)
         self.model_monitor = (
@@ -138,25 +148,25 @@ class MonitoringStack(cdk.Stack):
     ) -> PythonHandler:
         self.layer = DriftCoreLayer(self, "DriftCore").layer
         environment = {
-            "ENDPOINT_NAME": self.endpoint_name,
-            "VARIANT_NAME": self.variant_name,
-            "CAPTURE_BUCKET": capture_bucket.bucket_name,
-            "CAPTURE_PREFIX": capture_prefix,
-            "MARKER_PREFIX": MARKER_PREFIX,
-            "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
-            "POWERTOOLS_METRICS_NAMESPACE": self.namespace,
-            "DRIFT_SIGMA": str(config.drift_sigma),
-            "PSI_THRESHOLD": str(config.psi_threshold),
-            "LOOKBACK_HOURS": str(config.drift_lookback_hours),
-            "MIN_ROWS": str(config.drift_min_rows),
-            "GROUND_TRUTH_PREFIX": config.ground_truth_prefix,
+            env_names.ENDPOINT_NAME: self.endpoint_name,
+            env_names.VARIANT_NAME: self.variant_name,
+            env_names.CAPTURE_BUCKET: capture_bucket.bucket_name,
+            env_names.CAPTURE_PREFIX: capture_prefix,
+            env_names.MARKER_PREFIX: MARKER_PREFIX,
+            env_names.APPROVED_PACKAGE_PARAMETER: config.approved_package_parameter,
+            env_names.POWERTOOLS_METRICS_NAMESPACE: self.namespace,
+            env_names.DRIFT_SIGMA: str(config.drift_sigma),
+            env_names.PSI_THRESHOLD: str(config.psi_threshold),
+            env_names.LOOKBACK_HOURS: str(config.drift_lookback_hours),
+            env_names.MIN_ROWS: str(config.drift_min_rows),
+            env_names.GROUND_TRUTH_PREFIX: config.ground_truth_prefix,
         }
         if config.serving_mode == "triton":
             # KServe v2 tensors of encoded features: decoded with the package's feature_encoding.json, which sits
             # next to its Triton archive in the pipeline's output (read under the PIPELINE_PREFIX grant below).
-            environment["SERVING_MODE"] = "triton"
+            environment[env_names.SERVING_MODE] = "triton"
         if self.model_monitor is not None:
-            environment["MONITOR_BASELINE_URI"] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
+            environment[env_names.MONITOR_BASELINE_URI] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
         handler = PythonHandler(
             self,
             "DriftMonitor",
@@ -215,8 +225,8 @@ class MonitoringStack(cdk.Stack):
             "CaptureObjectCreated",
             description="A new data-capture file of the endpoint",
             event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
+                source=[ev.S3],
+                detail_type=[ev.OBJECT_CREATED],
                 detail={
                     "bucket": {"name": [capture_bucket.bucket_name]},
                     "object": {"key": [{"prefix": f"{capture_prefix}/{self.endpoint_name}/"}]},
@@ -231,9 +241,9 @@ class MonitoringStack(cdk.Stack):
     def drift_metric(
         self, name: str, feature: str | None = None, statistic: str = "Maximum", label: str | None = None
     ) -> cloudwatch.Metric:
-        dimensions = {"EndpointName": self.endpoint_name, "service": SERVICE}
+        dimensions = {metrics.ENDPOINT_NAME: self.endpoint_name, metrics.SERVICE: SERVICE}
         if feature is not None:
-            dimensions["Feature"] = feature
+            dimensions[metrics.FEATURE] = feature
         return cloudwatch.Metric(
             namespace=self.namespace,
             metric_name=name,

@@ -28,6 +28,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from contracts import environment as env_names
+from contracts import events as ev
+from contracts import metrics
+from contracts import ssm as ssm_names
+from contracts.sentinels import NONE
 from pipeline_code.serving_code import serving_environment
 from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX, cached_sklearn_image, cached_xgboost_image
@@ -56,17 +61,16 @@ DEPLOY_RESOURCE_TYPES = (
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy",
 )
-MISMATCH_METRIC = "LiveConfigMismatch"  # published by the deploy function (lambdas/deploy_model/handler.py)
 
 
 def pending_package_parameter_name(config: PlatformConfig) -> str:
     """Where the deploy function parks an approval that arrives while the stack is updating (it creates it)."""
-    return f"/{config.project_name}/serving/pending-model-package-arn"
+    return ssm_names.pending_package_parameter(config.project_name)
 
 
 def triton_live_model_parameter_name(config: PlatformConfig) -> str:
     """The SSM parameter naming the Triton endpoint's live TargetModel (the deploy function writes it)."""
-    return f"/{config.project_name}/serving/triton-target-model"
+    return ssm_names.triton_live_model_parameter(config.project_name)
 
 
 class ServingStack(cdk.Stack):
@@ -299,7 +303,7 @@ class ServingStack(cdk.Stack):
             self,
             "TritonLiveModel",
             parameter_name=triton_live_model_parameter_name(config),
-            string_value="none",
+            string_value=NONE,
             description="TargetModel of the Triton endpoint's live model version (written by the deploy function)",
         )
         return endpoint
@@ -417,13 +421,13 @@ class ServingStack(cdk.Stack):
             folder="batch_transform",
             description="Starts a batch transform job with the approved model package",
             environment={
-                "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
-                "BATCH_BUCKET": capture_bucket.bucket_name,
-                "NAME_PREFIX": name_prefix,
-                "MODEL_ROLE_ARN": self.model_role.role_arn,
-                "KMS_KEY_ARN": key.key_arn,
-                "INSTANCE_TYPE": config.batch_instance_type,
-                "INSTANCE_COUNT": str(config.batch_instance_count),
+                env_names.APPROVED_PACKAGE_PARAMETER: config.approved_package_parameter,
+                env_names.BATCH_BUCKET: capture_bucket.bucket_name,
+                env_names.NAME_PREFIX: name_prefix,
+                env_names.MODEL_ROLE_ARN: self.model_role.role_arn,
+                env_names.KMS_KEY_ARN: key.key_arn,
+                env_names.INSTANCE_TYPE: config.batch_instance_type,
+                env_names.INSTANCE_COUNT: str(config.batch_instance_count),
             },
             powertools_layer_version=config.powertools_layer_version,
         )
@@ -461,8 +465,8 @@ class ServingStack(cdk.Stack):
             "BatchInputArrived",
             description="A file arrived under batch/input/: score it with the approved model",
             event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
+                source=[ev.S3],
+                detail_type=[ev.OBJECT_CREATED],
                 detail={
                     "bucket": {"name": [capture_bucket.bucket_name]},
                     "object": {"key": [{"prefix": "batch/input/"}]},
@@ -495,9 +499,9 @@ class ServingStack(cdk.Stack):
         if self.multi_model or self.triton:
             return {}
         return {
-            "ENDPOINT_NAME": self.endpoint_name,
-            "ENDPOINT_CONFIG_LOGICAL_ID": self.get_logical_id(self.endpoint_config),
-            "DEPLOY_METRICS_NAMESPACE": f"{config.project_name}/deploy",
+            env_names.ENDPOINT_NAME: self.endpoint_name,
+            env_names.ENDPOINT_CONFIG_LOGICAL_ID: self.get_logical_id(self.endpoint_config),
+            env_names.DEPLOY_METRICS_NAMESPACE: metrics.deploy_namespace(config.project_name),
         }
 
     def _grant_live_check(self, config: PlatformConfig, role: iam.IRole) -> None:
@@ -509,7 +513,7 @@ class ServingStack(cdk.Stack):
                 resources=[self.format_arn(service="sagemaker", resource=k, resource_name=v) for k, v in names.items()],
             )
         )
-        namespace = f"{config.project_name}/deploy"
+        namespace = metrics.deploy_namespace(config.project_name)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
@@ -524,8 +528,8 @@ class ServingStack(cdk.Stack):
             "rollback CloudFormation reported as success): the desired package was reset to the live one",
             metric=cloudwatch.Metric(
                 namespace=namespace,
-                metric_name=MISMATCH_METRIC,
-                dimensions_map={"EndpointName": self.endpoint_name},
+                metric_name=metrics.LIVE_CONFIG_MISMATCH,
+                dimensions_map={metrics.ENDPOINT_NAME: self.endpoint_name},
                 statistic="Maximum",
                 period=cdk.Duration.minutes(5),
             ),
@@ -543,17 +547,17 @@ class ServingStack(cdk.Stack):
             folder="deploy_model",
             description="Deploys an approved model package to the endpoint (blue/green, via this stack)",
             environment={
-                "MODEL_PACKAGE_GROUP": group,
-                "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
-                "SERVING_STACK_NAME": self.stack_name,
-                "PENDING_PACKAGE_PARAMETER": pending_package_parameter_name(config),
-                "UPDATE_RESOURCE_TYPES": ",".join(DEPLOY_RESOURCE_TYPES),
+                env_names.MODEL_PACKAGE_GROUP: group,
+                env_names.APPROVED_PACKAGE_PARAMETER: config.approved_package_parameter,
+                env_names.SERVING_STACK_NAME: self.stack_name,
+                env_names.PENDING_PACKAGE_PARAMETER: pending_package_parameter_name(config),
+                env_names.UPDATE_RESOURCE_TYPES: ",".join(DEPLOY_RESOURCE_TYPES),
                 **self._live_check_environment(config),
-                **({"MULTI_MODEL_URL": self.multi_model_url} if self.multi_model else {}),
+                **({env_names.MULTI_MODEL_URL: self.multi_model_url} if self.multi_model else {}),
                 **(
                     {
-                        "TRITON_MODEL_URL": self.triton_model_url,
-                        "TRITON_LIVE_MODEL_PARAMETER": self.triton_live_model.parameter_name,
+                        env_names.TRITON_MODEL_URL: self.triton_model_url,
+                        env_names.TRITON_LIVE_MODEL_PARAMETER: self.triton_live_model.parameter_name,
                     }
                     if self.triton
                     else {}
@@ -655,9 +659,9 @@ class ServingStack(cdk.Stack):
             "ModelApproved",
             description="A model package of this project was approved",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Package State Change"],
-                detail={"ModelPackageGroupName": [group], "ModelApprovalStatus": ["Approved"]},
+                source=[ev.SAGEMAKER],
+                detail_type=[ev.MODEL_PACKAGE_STATE_CHANGE],
+                detail={ev.MODEL_PACKAGE_GROUP_NAME: [group], ev.MODEL_APPROVAL_STATUS: [ev.APPROVED]},
             ),
             targets=[target],
         )
@@ -666,8 +670,8 @@ class ServingStack(cdk.Stack):
             "DeploymentRolledBack",
             description="An update of this stack finished or rolled back (e.g. the endpoint's blue/green alarms fired)",
             event_pattern=events.EventPattern(
-                source=["aws.cloudformation"],
-                detail_type=["CloudFormation Stack Status Change"],
+                source=[ev.CLOUDFORMATION],
+                detail_type=[ev.STACK_STATUS_CHANGE],
                 # Every finished update: a rollback resets the desired state, a success is checked against the
                 # live endpoint, and either one releases an approval parked during the update.
                 detail={

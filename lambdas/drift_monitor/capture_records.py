@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from triton_records import FeatureEncoding, TensorError, is_tensor_request, request_rows, response_labels
+
+from lambdas.drift_monitor.triton_records import (
+    FeatureEncoding,
+    TensorError,
+    is_tensor_request,
+    request_rows,
+    response_labels,
+)
 
 
 @dataclass

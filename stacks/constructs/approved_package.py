@@ -22,9 +22,8 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from contracts.sentinels import NONE as NO_MODEL  # the parameter's value before the first approval
 from platform_config.platform import PlatformConfig
-
-NO_MODEL = "none"  # the parameter's value before the first approval
 
 
 def resolve_approved_package(stack: cdk.Stack, config: PlatformConfig) -> tuple[cdk.CfnParameter, cdk.CfnCondition]:

@@ -12,9 +12,7 @@ import pytest
 from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 
-from mlops.lambda_loader import load_handler_module
 from platform_config.platform import ConfigError, load_config
-from stacks import monitoring_stack
 from stacks.constructs import drift_layer
 from stacks.constructs.model_monitor import model_monitor_image
 from tests.conftest import cdk_context, synth_app
@@ -240,25 +238,6 @@ def test_a_schedule_and_new_capture_objects_trigger_the_drift_function(monitorin
     assert capture["Properties"]["NotificationConfiguration"] == {
         "EventBridgeConfiguration": {"EventBridgeEnabled": True}
     }
-
-
-def test_metric_names_match_what_the_function_publishes() -> None:
-    published = load_handler_module("drift_monitor", "drift_metrics")
-    assert (published.MEAN_SHIFT_SIGMA, published.PSI, published.KS) == (
-        monitoring_stack.MEAN_SHIFT_SIGMA,
-        monitoring_stack.PSI,
-        monitoring_stack.KS,
-    )
-    assert (published.LABEL_SHIFT, published.ROWS, published.MALFORMED, published.BASELINE_MISSING) == (
-        monitoring_stack.LABEL_SHIFT,
-        monitoring_stack.ROWS,
-        monitoring_stack.MALFORMED,
-        monitoring_stack.BASELINE_MISSING,
-    )
-    assert (published.ACCURACY, published.GROUND_TRUTH_MATCHED) == (
-        monitoring_stack.ACCURACY,
-        monitoring_stack.GROUND_TRUTH_MATCHED,
-    )
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ def test_approvals_and_rollbacks_reach_the_deploy_function(serving) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "handler.lambda_handler",
+            "Handler": "lambdas.deploy_model.handler.lambda_handler",
             "ReservedConcurrentExecutions": 1,
             "TracingConfig": {"Mode": "Active"},
             "Environment": {
