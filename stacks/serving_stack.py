@@ -86,18 +86,24 @@ class ServingStack(cdk.Stack):
         self.endpoint = self.mode.endpoint
         self.deploy_function = add_deploy_path(
             self,
-            config,
-            model_package_group_name,
-            approved_package,
-            self.mode,
-            artifact_bucket,
-            key,
-            self.notifications,
-            self.endpoint_name,
+            config=config,
+            group=model_package_group_name,
+            approved_package=approved_package,
+            mode=self.mode,
+            artifact_bucket=artifact_bucket,
+            key=key,
+            notifications=self.notifications,
+            endpoint_name=self.endpoint_name,
         )
         if config.batch_transform:
             self.batch_function = add_batch_transform(
-                self, config, key, capture_bucket, model_package_group_name, approved_package, self.model_role
+                self,
+                config=config,
+                key=key,
+                capture_bucket=capture_bucket,
+                group=model_package_group_name,
+                approved_package=approved_package,
+                model_role=self.model_role,
             )
         # Unconditional: the delivery pipeline's smoke test reads them in every state (the name is constant).
         self.endpoint_name_output = cdk.CfnOutput(self, "EndpointName", value=self.endpoint_name)

@@ -18,6 +18,7 @@ from stacks.serving.model_role import model_package_arns
 
 def add_batch_transform(
     stack: cdk.Stack,
+    *,
     config: PlatformConfig,
     key: kms.IKey,
     capture_bucket: s3.IBucket,

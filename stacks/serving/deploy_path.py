@@ -31,6 +31,7 @@ from stacks.serving.names import DEPLOY_RESOURCE_TYPES, pending_package_paramete
 
 def add_deploy_path(
     stack: cdk.Stack,
+    *,
     config: PlatformConfig,
     group: str,
     approved_package: ssm.IStringParameter,
