@@ -22,7 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.constructs.approved_package import approved_package_parameter, has_model_condition
 from stacks.serving.batch_transform import add_batch_transform
 from stacks.serving.deploy_path import add_deploy_path

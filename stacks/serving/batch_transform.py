@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.constructs.python_handler import PythonHandler
 from stacks.serving.failure_queue import failure_queue
 from stacks.serving.model_role import model_package_arns

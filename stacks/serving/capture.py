@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.serving.names import CAPTURE_PREFIX
 
 

@@ -18,8 +18,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 
+from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX
-from stacks.config import PlatformConfig
 from stacks.constructs.python_handler import PythonHandler
 from stacks.constructs.sagemaker_grants import grant_model_card_publishing
 from stacks.serving.failure_queue import failure_queue

@@ -9,7 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.serving.names import VARIANT
 
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.serving.names import MISMATCH_METRIC, deploy_metrics_namespace
 
 

@@ -8,8 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from platform_config.platform import PlatformConfig
 from stacks.build_stack import cached_sklearn_image, cached_xgboost_image
-from stacks.config import PlatformConfig
 from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
 
 

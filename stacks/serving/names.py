@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "capture"

@@ -7,7 +7,7 @@ from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.serving.names import VARIANT
 
 

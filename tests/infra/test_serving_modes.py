@@ -15,7 +15,7 @@ from typing import Any, get_args, get_type_hints
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from stacks.config import ConfigError, load_config
+from platform_config.platform import ConfigError, load_config
 from tests.conftest import cdk_context, synth_app
 from tests.infra.test_snapshots import normalise
 
@@ -143,7 +143,7 @@ def test_each_mode_builds_only_its_resources(templates, mode: str) -> None:
 
 
 def test_the_mode_map_covers_every_configurable_mode() -> None:
-    from stacks.config import PlatformConfig
+    from platform_config.platform import PlatformConfig
     from stacks.serving.modes import MODES
 
     assert set(MODES) == set(get_args(get_type_hints(PlatformConfig)["serving_mode"])) == set(EXPECTED_SHAPES)
@@ -154,7 +154,7 @@ def test_the_stack_holds_one_mode_construct_with_the_id_that_keeps_logical_ids(m
     """No construct is built and then removed: the stack's tree holds the configured mode's construct only."""
     import aws_cdk as cdk
 
-    from stacks.config import config_from_app_context
+    from platform_config.platform import config_from_app_context
     from stacks.platform import add_platform
     from stacks.serving.modes import MODES, ServingMode
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacks.config import ConfigError, PlatformConfig
+from platform_config.platform import ConfigError, PlatformConfig
 from stacks.serving.modes.asynchronous import AsyncMode
 from stacks.serving.modes.base import MODE_CONSTRUCT_ID, ModeProps, ServingMode
 from stacks.serving.modes.multi_model import MultiModelMode

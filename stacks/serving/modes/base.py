@@ -21,7 +21,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.serving.guardrails import all_at_once, blue_green
 
 MODE_CONSTRUCT_ID = "Default"
