@@ -327,6 +327,16 @@ def _validate(c: PlatformConfig) -> None:
         "serving_mode",
         "'triton' serves XGBoost models: it needs training_engine 'xgboost'",
     )
+    # The XGBoost engine's packages are served in script mode (inference.py), and the SageMaker XGBoost container
+    # refuses a multi-model endpoint in script mode ("Multi model not supported in script mode.",
+    # aws/sagemaker-xgboost-container src/sagemaker_xgboost_container/serving_mms.py); only its built-in
+    # algorithm mode supports multi-model endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html).
+    check(
+        c.serving_mode != "multi_model" or c.training_engine != "xgboost",
+        "serving_mode",
+        "'multi_model' cannot serve training_engine 'xgboost': the SageMaker XGBoost container refuses multi-model "
+        "endpoints in script mode; use 'triton' (XGBoost on a Triton multi-model endpoint) or another mode",
+    )
     check(bool(re.match(r"^\d{2}\.\d{2}$", c.triton_image_version)), "triton_image_version", "like 25.09")
     check(
         bool(re.match(r"^\d+\.\d+-\d+$", c.sklearn_framework_version)),

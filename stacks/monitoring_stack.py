@@ -85,9 +85,12 @@ class MonitoringStack(cdk.Stack):
         self.endpoint_name, self.variant_name = endpoint_name, variant_name
         self.namespace = metrics.drift_namespace(config.project_name)
         self.period = cdk.Duration.minutes(config.drift_check_rate_minutes)
-        _, self.has_model = resolve_approved_package(self, config)
-        self.model_monitor = (
-            ModelMonitorSchedules(
+        self.model_monitor: ModelMonitorSchedules | None = None
+        # SageMaker Model Monitor does not monitor multi-model endpoints, which the Triton endpoint is.
+        if config.model_monitor_enabled and config.serving_mode != "triton":
+            # Only the schedules wait for a deployed model: without them, no parameter or condition is built.
+            _, has_model = resolve_approved_package(self, config)
+            self.model_monitor = ModelMonitorSchedules(
                 self,
                 "ModelMonitor",
                 config=config,
@@ -96,16 +99,8 @@ class MonitoringStack(cdk.Stack):
                 capture_prefix=capture_prefix,
                 artifact_bucket=artifact_bucket,
                 endpoint_name=endpoint_name,
-                condition=self.has_model,
+                condition=has_model,
             )
-            # SageMaker Model Monitor does not monitor multi-model endpoints, which the Triton endpoint is.
-            if config.model_monitor_enabled and config.serving_mode != "triton"
-            else None
-        )
-        if self.model_monitor is None:
-            # Only the schedules wait for a deployed model: without them, the parameter and condition stay out.
-            for unused in (self.has_model.node.id, "ApprovedModelPackageArn"):
-                self.node.try_remove_child(unused)
         self.drift_function = self._drift_function(
             config, capture_bucket, capture_prefix, artifact_bucket, model_package_group_name, approved_package
         )
