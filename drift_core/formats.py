@@ -20,6 +20,8 @@ import numpy as np
 from drift_core.baseline import Accumulator, Baseline, Thresholds
 from drift_core.binning import BinIndex, make_binner
 from drift_core.categorical import CategoricalAccumulator
+from drift_core.estimation import Calibration
+from drift_core.multivariate import PCAModel
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 EXTENSION = "mlops_drift"
@@ -43,9 +45,16 @@ def statistics_document(baseline: Baseline) -> dict[str, Any]:
         "dataset": {"item_count": baseline.item_count},
         "features": [_feature_statistics(name, acc) for name, acc in baseline.features.items()],
     }
+    ext: dict[str, Any] = {}
     if baseline.target is not None and baseline.target_name is not None:
         # Outside `features`, so that Model Monitor does not expect the label in captured requests.
-        doc[EXTENSION] = {"target": _feature_statistics(baseline.target_name, baseline.target)}
+        ext["target"] = _feature_statistics(baseline.target_name, baseline.target)
+    if baseline.multivariate is not None:
+        ext["multivariate"] = baseline.multivariate.to_document()
+    if baseline.calibration is not None:
+        ext["calibration"] = baseline.calibration.to_document()
+    if ext:
+        doc[EXTENSION] = ext
     return doc
 
 
@@ -184,6 +193,7 @@ def constraints_document(baseline: Baseline) -> dict[str, Any]:
             "psi_threshold": t.psi,
             "completeness_tolerance": t.completeness_tolerance,
             "min_accuracy": t.min_accuracy,
+            "multivariate_ratio": t.multivariate_ratio,
             "target": baseline.target_name,
         },
     }
@@ -243,7 +253,9 @@ def baseline_from_documents(stats: dict[str, Any], constraints: dict[str, Any] |
     thresholds, target_name = _thresholds(constraints)
     if target_entry and target_name is None:
         target_name = str(target_entry["name"])
-    return Baseline(features, thresholds, target_name, target)
+    multivariate = PCAModel.from_document(ext["multivariate"]) if ext.get("multivariate") else None
+    calibration = Calibration.from_document(ext["calibration"]) if ext.get("calibration") else None
+    return Baseline(features, thresholds, target_name, target, multivariate, calibration)
 
 
 def _feature_from_statistics(entry: dict[str, Any]) -> Accumulator:
@@ -364,6 +376,7 @@ def _thresholds(constraints: dict[str, Any] | None) -> tuple[Thresholds, str | N
     t.sigma = float(ext.get("sigma", t.sigma))
     t.psi = float(ext.get("psi_threshold", t.psi))
     t.completeness_tolerance = float(ext.get("completeness_tolerance", t.completeness_tolerance))
+    t.multivariate_ratio = float(ext.get("multivariate_ratio", t.multivariate_ratio))
     if ext.get("min_accuracy") is not None:
         t.min_accuracy = float(ext["min_accuracy"])
     for entry in constraints.get("features", []):
