@@ -33,7 +33,7 @@ from drift_core.finite import usable
 
 VARIANCE_TARGET = 0.9
 FIT_ROWS = 50_000  # training rows the PCA is fitted on (a covariance from 50,000 rows is within ~1% of the full one)
-SAMPLE_ROWS = 1 << 16  # rows per chunk above which the errors are computed on a stratified sample of runs
+SAMPLE_ROWS = 1 << 15  # rows per chunk above which the errors are computed on a stratified sample of runs
 RUN = 1024  # consecutive rows per sampled run
 DEFAULT_RATIO = 1.2  # window error / baseline error above which (and 3 standard errors above) it is drift
 Z_LIMIT = 3.0  # as NannyML: a change is significant beyond three standard deviations of the reference
@@ -57,22 +57,32 @@ class PCAModel:
 
     @property
     def projection(self) -> np.ndarray:
+        """R^T with the standardisation folded in: R^T ((x - mean) / scale) = P x - P mean, P = R^T / scale."""
         if self._projection is None:
-            self._projection = np.ascontiguousarray(self.residual.T, dtype=np.float32)
+            self._projection = np.ascontiguousarray(self.residual.T / self.scale)
         return self._projection
 
     def errors(self, columns: Sequence[np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
-        """Reconstruction error of each row (of `rows` only, if given) of row-aligned feature columns."""
+        """Reconstruction error of each row (of `rows` only, if given) of row-aligned feature columns.
+
+        One copy of the columns into a d x n matrix, one check that it holds only values, one matmul. Folding
+        the standardisation into the matmul keeps float64: a feature like 1e9 + N(0, 1) would lose its spread
+        to float32 rounding before the mean is subtracted.
+        """
         n = columns[0].size if rows is None else rows.size
-        z = np.empty((len(columns), n), dtype=np.float32)
+        x = np.empty((len(columns), n), dtype=np.float64)
         for j, values in enumerate(columns):
-            x = np.asarray(values if rows is None else values.take(rows), dtype=np.float64)
-            d = (x - self.mean[j]) / self.scale[j]
-            if not math.isfinite(float(d.sum())):
-                d[~usable(x)] = 0.0  # missing and non-finite cells: imputed with the mean, as NannyML does
-            z[j] = d
-        residual = self.projection @ z
-        return np.sqrt(np.einsum("ij,ij->j", residual, residual, dtype=np.float64))
+            if rows is None:
+                x[j] = values
+            else:
+                np.take(values, rows, out=x[j])
+        bad = ~np.isfinite(x.sum(axis=1))
+        for j in np.flatnonzero(bad):
+            # Missing and non-finite cells: imputed with the baseline mean (z = 0), as NannyML imputes.
+            x[j, ~usable(x[j])] = self.mean[j]
+        residual = self.projection @ x
+        residual -= (self.projection @ self.mean)[:, None]
+        return np.sqrt(np.einsum("ij,ij->j", residual, residual))
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -279,6 +289,8 @@ class RowSampler:
             self._rng = np.random.default_rng(self.seed)
         keys = self._rng.random(n)
         entering = np.flatnonzero(keys < self.threshold)
+        if entering.size > self.size:  # only the `size` smallest keys can stay: copy no more rows than that
+            entering = np.sort(entering[np.argpartition(keys[entering], self.size)[: self.size]])
         block = np.empty((len(arrays), entering.size), dtype=np.float64)
         for j, a in enumerate(arrays):
             block[j] = a.take(entering)

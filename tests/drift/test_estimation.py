@@ -108,3 +108,12 @@ def test_the_report_names_concept_drift_from_the_estimate(tmp_path) -> None:
 def test_malformed_calibration_names_the_field(doc: dict, field: str) -> None:
     with pytest.raises(CalibrationFormatError, match=field):
         Calibration.from_document(doc)
+
+
+def test_interpolation_equals_numpy_interp_exactly() -> None:
+    rng = np.random.default_rng(4)
+    x = np.unique(rng.uniform(0.5, 1.0, 40))
+    y = np.sort(rng.uniform(0.3, 1.0, x.size))
+    calibration = Calibration(pooled=(x, y))
+    c = np.concatenate([rng.uniform(0.0, 1.0, 10_000), x, [0.0, 1.0, x[0] - 1e-12, x[-1] + 1e-12]])
+    assert np.allclose(calibration.calibrated(c), np.interp(c, x, y), rtol=0, atol=1e-12)
