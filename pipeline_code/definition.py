@@ -1,6 +1,7 @@
 """The SageMaker Pipeline definition, built with the SageMaker Python SDK (v2 line) at synth time.
 
-preprocess -> train -> evaluate (holdout) -> baseline -> governance -> accuracy > MinAccuracy ? register : fail.
+preprocess -> train -> evaluate (holdout) -> baseline (with evaluate's calibration) -> governance ->
+accuracy > MinAccuracy ? register : fail.
 The governance step writes the model's lineage, model card and readiness verdict; Register copies them into the
 package's metadata, where the approval paths read them.
 
@@ -345,6 +346,12 @@ def _build(spec: PipelineSpec):  # type: ignore[no-untyped-def]
             code=spec.baseline_code_uri,
             inputs=[
                 ProcessingInput(source=train_uri, destination="/opt/ml/processing/input/train", input_name="train"),
+                # The evaluate step's calibration.json, stored with the baseline (performance estimation).
+                ProcessingInput(
+                    source=evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+                    destination="/opt/ml/processing/input/evaluation",
+                    input_name="evaluation",
+                ),
                 library,
             ],
             outputs=[
