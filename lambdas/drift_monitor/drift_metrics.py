@@ -22,6 +22,10 @@ BASELINE_MISSING = "BaselineMissing"
 ACCURACY = "Accuracy"
 GROUND_TRUTH_MATCHED = "GroundTruthMatched"
 GROUND_TRUTH_UNMATCHED = "GroundTruthUnmatched"
+ESTIMATED_ACCURACY = "EstimatedAccuracy"  # CBPE: from the calibrated probabilities, no labels needed
+ESTIMATED_ACCURACY_STDERR = "EstimatedAccuracyStdErr"
+MULTIVARIATE_ERROR = "MultivariateReconstructionError"  # PCA reconstruction error of the window's rows
+MULTIVARIATE_RATIO = "MultivariateDriftRatio"  # ... against the training rows' (1.0 = no change)
 
 # report key -> metric name, for each feature (None values, e.g. KS of a categorical feature, are not sent)
 PER_FEATURE = {"mean_shift_sigma": MEAN_SHIFT_SIGMA, "psi": PSI, "ks": KS}
@@ -53,6 +57,16 @@ def run_metrics(report: Mapping[str, Any], *, objects: int, records: int, malfor
     label_shift = report.get("label_shift") or {}
     if label_shift.get("linf") is not None:
         metrics.append(Metric(LABEL_SHIFT, float(label_shift["linf"]), "None"))
+    estimate = report.get("performance_estimate") or {}
+    multivariate = report.get("multivariate") or {}
+    for metric, value in (
+        (ESTIMATED_ACCURACY, estimate.get("estimated_accuracy")),
+        (ESTIMATED_ACCURACY_STDERR, estimate.get("standard_error")),
+        (MULTIVARIATE_ERROR, multivariate.get("reconstruction_error")),
+        (MULTIVARIATE_RATIO, multivariate.get("ratio")),
+    ):
+        if value is not None:
+            metrics.append(Metric(metric, float(value), "None"))
     return metrics
 
 
