@@ -2,12 +2,14 @@
 
 - The drift function (lambdas/drift_monitor, with the drift core layer) runs on a schedule and on every new
   capture file (S3 -> EventBridge), compares captured traffic with the baseline of the package approved now, and
-  publishes per-feature metrics (MeanShiftSigma, PSI, KS) and label shift as EMF. The retraining loop relies on
-  it: it needs no Model Monitor and follows a new approval at once.
+  publishes per-feature metrics (MeanShiftSigma, PSI, KS), label shift, the estimated accuracy of unlabelled
+  traffic (CBPE, EstimatedAccuracy) and multivariate drift (MultivariateDriftRatio) as EMF. The retraining loop
+  relies on it: it needs no Model Monitor and follows a new approval at once.
 - SageMaker Model Monitor (data quality, model quality with ground truth) when `model_monitor_enabled`.
-- Alarms per feature (mean shift > k sigma, PSI > threshold), accuracy < A_min (the drift function joins
-  ground truth with captured predictions; Model Monitor's model quality too, when enabled) and Model Monitor's
-  drift distances (when enabled), a composite "model degraded" alarm over them for the retraining loop, SNS
+- Alarms per feature (mean shift > k sigma, PSI > threshold), multivariate drift (PCA reconstruction error ratio >
+  multivariate_drift_ratio), accuracy < A_min (the drift function joins ground truth with captured predictions;
+  Model Monitor's model quality too, when enabled), estimated accuracy < A_min (before labels arrive) and Model
+  Monitor's drift distances (when enabled), a composite "model degraded" alarm over them for the retraining loop, SNS
   notifications (KMS), and a dashboard.
 
 No endpoint yet: like the ServingStack, this stack reads the approved-package SSM parameter as a CloudFormation
@@ -48,6 +50,8 @@ MARKER_PREFIX = "drift-monitor/processed"
 MEAN_SHIFT_SIGMA, PSI, KS = "MeanShiftSigma", "PSI", "KS"
 LABEL_SHIFT, ROWS, MALFORMED, BASELINE_MISSING = "LabelShiftLinf", "RowsAnalyzed", "MalformedRecords", "BaselineMissing"
 ACCURACY, GROUND_TRUTH_MATCHED = "Accuracy", "GroundTruthMatched"
+ESTIMATED_ACCURACY, ESTIMATED_ACCURACY_STDERR = "EstimatedAccuracy", "EstimatedAccuracyStdErr"
+MULTIVARIATE_ERROR, MULTIVARIATE_RATIO = "MultivariateReconstructionError", "MultivariateDriftRatio"
 
 
 class MonitoringStack(cdk.Stack):
@@ -104,7 +108,10 @@ class MonitoringStack(cdk.Stack):
             self,
             "ModelDegraded",
             composite_alarm_name=config.resource_name("model-degraded"),
-            alarm_description="Model degraded: a feature drifted or accuracy fell below A_min (starts retraining)",
+            alarm_description=(
+                "Model degraded: a feature or the features' joint structure drifted, or the accuracy or the estimated"
+                " accuracy fell below A_min (starts retraining)"
+            ),
             alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms, *self.quality_alarms),
         )
         self.degraded_alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
@@ -279,6 +286,16 @@ class MonitoringStack(cdk.Stack):
                         comparison_operator=above,
                     )
                 )
+        alarms.append(
+            self._alarm(
+                "MultivariateDriftAlarm",
+                "PCA reconstruction error of the numeric features above"
+                f" {config.multivariate_drift_ratio:g}x the training data's (their joint structure changed)",
+                self.drift_metric(MULTIVARIATE_RATIO),
+                threshold=config.multivariate_drift_ratio,
+                comparison_operator=above,
+            )
+        )
         return alarms
 
     def _quality_alarms(self, config: PlatformConfig) -> list[cloudwatch.Alarm]:
@@ -290,7 +307,15 @@ class MonitoringStack(cdk.Stack):
                 self.drift_metric(ACCURACY, statistic="Minimum"),
                 threshold=config.min_accuracy,
                 comparison_operator=below,
-            )
+            ),
+            # Before any label arrives: the calibrated confidences of the served predictions (CBPE).
+            self._alarm(
+                "EstimatedAccuracyAlarm",
+                f"Estimated accuracy of unlabelled traffic (CBPE) below A_min {config.min_accuracy:g}",
+                self.drift_metric(ESTIMATED_ACCURACY, statistic="Minimum"),
+                threshold=config.min_accuracy,
+                comparison_operator=below,
+            ),
         ]
         if self.model_monitor is None:
             return alarms
@@ -337,7 +362,10 @@ class MonitoringStack(cdk.Stack):
 
     def _dashboard(self, config: PlatformConfig) -> cloudwatch.Dashboard:
         numeric = [f.name for f in config.features if f.type != "String"]
-        accuracy = [self.drift_metric(ACCURACY, statistic="Minimum", label="drift monitor")]
+        accuracy = [
+            self.drift_metric(ACCURACY, statistic="Minimum", label="drift monitor"),
+            self.drift_metric(ESTIMATED_ACCURACY, statistic="Minimum", label="estimated (CBPE, no labels)"),
+        ]
         if self.model_monitor:
             accuracy.append(self.model_monitor.accuracy_metric(cdk.Duration.hours(1)).with_(label="Model Monitor"))
         return monitoring_dashboard(
@@ -355,6 +383,7 @@ class MonitoringStack(cdk.Stack):
                 self.drift_metric(MALFORMED, statistic="Sum", label="malformed records"),
                 self.drift_metric(GROUND_TRUTH_MATCHED, statistic="Sum", label="ground truth joined"),
                 self.drift_metric(LABEL_SHIFT, label="label shift (L-inf, predicted vs training)"),
+                self.drift_metric(MULTIVARIATE_RATIO, label="multivariate drift (PCA error ratio)"),
             ],
             sigma=config.drift_sigma,
             psi_threshold=config.psi_threshold,

@@ -140,6 +140,16 @@ def test_accuracy_below_a_min_alarms_from_the_drift_function_and_model_monitor(m
         )
 
 
+def test_estimated_accuracy_and_multivariate_drift_alarm_from_the_drift_function(monitoring) -> None:
+    (estimated,) = _alarms_on(monitoring, "EstimatedAccuracy").values()
+    (multivariate,) = _alarms_on(monitoring, "MultivariateDriftRatio").values()
+    keys = ("Namespace", "Threshold", "ComparisonOperator", "Statistic")
+    assert [tuple(a["Properties"][k] for k in keys) for a in (estimated, multivariate)] == [
+        (NAMESPACE, CONFIG.min_accuracy, "LessThanThreshold", "Minimum"),
+        (NAMESPACE, CONFIG.multivariate_drift_ratio, "GreaterThanThreshold", "Maximum"),
+    ]
+
+
 def test_model_monitor_alarms_on_baseline_drift_per_feature(monitoring) -> None:
     drift = [
         a for a in _of_type(monitoring, "AWS::CloudWatch::Alarm").values()
@@ -155,7 +165,8 @@ def test_the_composite_model_degraded_alarm_covers_every_drift_and_quality_alarm
     rule = json.dumps(composite["Properties"]["AlarmRule"])
     alarms = _of_type(monitoring, "AWS::CloudWatch::Alarm")
     degrading = [k for k, a in alarms.items() if a["Properties"].get("MetricName") != "BaselineMissing"]
-    assert len(degrading) == 2 + 3 + 3 + 2  # mean shift (numeric), PSI, Model Monitor drift (all), 2 accuracy
+    # mean shift (numeric), PSI, Model Monitor drift (all), multivariate, 2 accuracy, estimated accuracy
+    assert len(degrading) == 2 + 3 + 3 + 1 + 2 + 1
     for logical_id in degrading:
         assert logical_id in rule
     assert "BaselineMissing" not in rule  # a broken monitor is not a degraded model
@@ -246,6 +257,17 @@ def test_metric_names_match_what_the_function_publishes() -> None:
     assert (published.ACCURACY, published.GROUND_TRUTH_MATCHED) == (
         monitoring_stack.ACCURACY,
         monitoring_stack.GROUND_TRUTH_MATCHED,
+    )
+    assert (
+        published.ESTIMATED_ACCURACY,
+        published.ESTIMATED_ACCURACY_STDERR,
+        published.MULTIVARIATE_ERROR,
+        published.MULTIVARIATE_RATIO,
+    ) == (
+        monitoring_stack.ESTIMATED_ACCURACY,
+        monitoring_stack.ESTIMATED_ACCURACY_STDERR,
+        monitoring_stack.MULTIVARIATE_ERROR,
+        monitoring_stack.MULTIVARIATE_RATIO,
     )
 
 
