@@ -93,7 +93,10 @@ def evaluate(
         x[column] = x[column].astype("string").astype(object).where(x[column].notna(), np.nan)
     classes = [str(c) for c in meta["classes"]]
     probabilities = np.asarray(model.predict_proba(x), dtype=float)
-    # As the endpoint answers (pipeline_code/inference.py): the most probable class and its probability.
+    # As the endpoint answers (pipeline_code/inference.py): the most probable of the model's classes_ (the order
+    # of predict_proba's columns) and its probability.
+    served = [str(c) for c in getattr(model, "classes_", classes)]
+    probabilities = probabilities[:, [served.index(c) for c in classes]]  # columns in meta["classes"] order
     predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)].astype(str)
     values, counts = np.unique(truth, return_counts=True)
     majority_accuracy = float(counts.max() / counts.sum())
