@@ -34,6 +34,10 @@ Performance estimation and multivariate drift:
         baseline as Baseline.calibration (statistics.json mlops_drift.calibration); PerformanceAccumulator (CBPE)
     Baseline.multivariate: PCAModel fitted at baseline time; MultivariateAccumulator (reconstruction error)
 
+Model Monitor's sketch: drift_core.kll.KLLSketch(k=2048, c=0.64).update(values).merge(other), .rank(values),
+.quantile(fractions), .rank_error_bound, .to_dict() (`distribution.kll.sketch`); baselines carry one per numeric
+feature (NumericAccumulator.sketch), windows none.
+
 A categorical chunk may also be given pre-counted as CategoryCounts(counts={category: n}, missing=n).
 Building blocks: NumericAccumulator, CategoricalAccumulator (mergeable, O(bins) memory), and the distances in
 `drift_core.distances` (ks_bounds, binned_psi, linf_robust, js_divergence, mean_shift_sigma).
