@@ -30,6 +30,10 @@ BASELINE_MISSING = "BaselineMissing"
 ACCURACY = "Accuracy"
 GROUND_TRUTH_MATCHED = "GroundTruthMatched"
 GROUND_TRUTH_UNMATCHED = "GroundTruthUnmatched"
+ESTIMATED_ACCURACY = "EstimatedAccuracy"  # CBPE: from the calibrated probabilities, no labels needed
+ESTIMATED_ACCURACY_STDERR = "EstimatedAccuracyStdErr"
+MULTIVARIATE_ERROR = "MultivariateReconstructionError"  # PCA reconstruction error of the window's rows
+MULTIVARIATE_RATIO = "MultivariateDriftRatio"  # ... against the training rows' (1.0 = no change)
 
 # The deploy function: 1 when the endpoint serves another EndpointConfig than the serving stack's.
 LIVE_CONFIG_MISMATCH = "LiveConfigMismatch"

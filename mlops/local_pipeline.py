@@ -182,6 +182,8 @@ def _run_steps(
                 target,
                 "--chunk-rows",
                 str(config.preprocess_chunk_rows),
+                "--calibration-dir",
+                str(paths.evaluation_dir),
             ]
         )
 

@@ -48,7 +48,7 @@ def _pipeline(spec: PipelineSpec) -> Pipeline:
     preprocess = steps.preprocess_step(ctx)
     train = steps.train_step(ctx, preprocess)
     evaluate = steps.evaluate_step(ctx, preprocess, train)
-    baseline = steps.baseline_step(ctx, preprocess)
+    baseline = steps.baseline_step(ctx, preprocess, evaluate)
     governance = steps.governance_step(ctx, preprocess, train, evaluate, baseline)
     # serving_mode "triton": the trained model as a Triton FIL multi-model archive; Register records where it is.
     triton = steps.package_triton_step(ctx, train) if spec.triton_code_uri else None

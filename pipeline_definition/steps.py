@@ -1,9 +1,10 @@
 """The pipeline's steps, one function each, in the order the pipeline runs them.
 
-preprocess -> train -> evaluate (holdout) -> baseline -> governance [-> package for Triton] -> accuracy > MinAccuracy
-? register : fail. The governance step writes the model's lineage, model card and readiness verdict; Register copies
-them into the package's metadata, where the approval paths read them. The step scripts themselves are in
-pipeline_code/ (the SageMaker container contract); here is only how the pipeline calls them.
+preprocess -> train -> evaluate (holdout) -> baseline (+ evaluate's calibration) -> governance [-> package for
+Triton] -> accuracy > MinAccuracy ? register : fail. The governance step writes the model's lineage, model card and
+readiness verdict; Register copies them into the package's metadata, where the approval paths read them. The step
+scripts themselves are in pipeline_code/ (the SageMaker container contract); here is only how the pipeline calls
+them.
 """
 
 from __future__ import annotations
@@ -155,16 +156,22 @@ def evaluate_step(ctx: StepContext, preprocess: ProcessingStep, train: TrainingS
     )
 
 
-def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingStep:
-    """The drift baseline (statistics and constraints) of the training split."""
+def baseline_step(ctx: StepContext, preprocess: ProcessingStep, evaluate: ProcessingStep) -> ProcessingStep:
+    """The drift baseline (statistics and constraints) of the training split, with the PCA for multivariate drift,
+    and the evaluate step's calibration.json stored beside it (performance estimation from unlabelled traffic)."""
     train_split = ProcessingInput(
         source=_output(preprocess, "train"), destination="/opt/ml/processing/input/train", input_name="train"
+    )
+    calibration = ProcessingInput(
+        source=_output(evaluate, "evaluation"),
+        destination="/opt/ml/processing/input/evaluation",
+        input_name="evaluation",
     )
     return ProcessingStep(
         name="Baseline",
         step_args=ctx.processor.run(
             code=ctx.spec.baseline_code_uri,
-            inputs=[train_split, ctx.library],
+            inputs=[train_split, calibration, ctx.library],
             outputs=[_processing_output(ctx, "baseline")],
             arguments=["--target", ctx.spec.target, "--chunk-rows", str(ctx.spec.preprocess_chunk_rows)],
         ),

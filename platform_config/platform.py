@@ -130,6 +130,8 @@ class PlatformConfig:
     ground_truth_prefix: str = "ground-truth"  # capture bucket prefix of ground-truth labels (model quality)
     drift_lookback_hours: int = 24  # capture files older than this are not analysed
     drift_min_rows: int = 100  # an event-triggered drift run with fewer new rows waits for the next run
+    # MultivariateDriftAlarm: the window's PCA reconstruction error above this many times the training rows'
+    multivariate_drift_ratio: float = 1.2
 
     # Governance: the readiness policy (prototype -> staging) and the model card
     readiness_majority_margin: float = 0.0  # accuracy must beat the majority-class accuracy by more than this
@@ -297,6 +299,7 @@ def _validate(c: PlatformConfig) -> None:
     check(bool(re.match(r"^[a-z][a-z-]{0,62}$", c.ground_truth_prefix)), "ground_truth_prefix", "lowercase, '-'")
     check(1 <= c.drift_lookback_hours <= 168, "drift_lookback_hours", "must be between 1 and 168")
     check(c.drift_min_rows >= 1, "drift_min_rows", "must be at least 1")
+    check(c.multivariate_drift_ratio > 1.0, "multivariate_drift_ratio", "must be above 1 (1 = no change)")
     # Data larger than memory
     check(1_000 <= c.preprocess_chunk_rows <= 10_000_000, "preprocess_chunk_rows", "must be between 1000 and 10000000")
     check(1 <= c.train_shard_count <= 10_000, "train_shard_count", "must be between 1 and 10000")

@@ -2,16 +2,19 @@
 
 - The drift function (lambdas/drift_monitor, with the drift core layer) runs on a schedule and on every new
   capture file (S3 -> EventBridge), compares captured traffic with the baseline of the package approved now, and
-  publishes per-feature metrics (MeanShiftSigma, PSI, KS) and label shift as EMF. The retraining loop relies on
-  it: it needs no Model Monitor and follows a new approval at once.
+  publishes per-feature metrics (MeanShiftSigma, PSI, KS), label shift, the estimated accuracy of unlabelled
+  traffic (CBPE, EstimatedAccuracy) and multivariate drift (MultivariateDriftRatio) as EMF. The retraining loop
+  relies on it: it needs no Model Monitor and follows a new approval at once.
 - SageMaker Model Monitor (data quality, model quality with ground truth) when `model_monitor_enabled`.
-- Alarms per feature (mean shift > k sigma, PSI > threshold), accuracy < A_min (the drift function joins
-  ground truth with captured predictions; Model Monitor's model quality too, when enabled) and Model Monitor's
-  drift distances (when enabled), SNS notifications (KMS), and a dashboard.
+- Alarms per feature (mean shift > k sigma, PSI > threshold), multivariate drift (PCA reconstruction error ratio >
+  multivariate_drift_ratio), accuracy < A_min (the drift function joins ground truth with captured predictions;
+  Model Monitor's model quality too, when enabled), estimated accuracy < A_min (CBPE, before labels arrive) and
+  Model Monitor's drift distances (when enabled), SNS notifications (KMS), and a dashboard.
 - Two composites. "model degraded" (accuracy against ground truth below A_min) starts the retraining loop:
   retraining learns from labels, and labels of the new concept exist only once ground truth has arrived, which
-  is when this alarm can fire (docs/demo-story.md). "data drift" (any feature alarm) is the early warning: it
-  notifies, and starts nothing, since a retraining started then would train on labels of the old concept.
+  is when this alarm can fire (docs/demo-story.md). "data drift" (any feature alarm, multivariate drift or the
+  estimated accuracy below A_min) is the early warning: it notifies, and starts nothing, since a retraining
+  started then would train on labels of the old concept.
 
 No endpoint yet: like the ServingStack, this stack reads the approved-package SSM parameter as a CloudFormation
 parameter, and its HasApprovedModel condition leaves the Model Monitor job definitions and schedules out while the
@@ -43,11 +46,13 @@ from contracts import metrics
 from contracts.metrics import (
     ACCURACY,
     BASELINE_MISSING,
+    ESTIMATED_ACCURACY,
     GROUND_TRUTH_MATCHED,
     KS,
     LABEL_SHIFT,
     MALFORMED,
     MEAN_SHIFT_SIGMA,
+    MULTIVARIATE_RATIO,
     PSI,
     ROWS,
 )
@@ -108,6 +113,7 @@ class MonitoringStack(cdk.Stack):
         self.alarm_topic = self._alarm_topic()
         self.feature_alarms = self._feature_alarms(config)
         self.quality_alarms = self._quality_alarms(config)
+        self.estimated_accuracy_alarm = self._estimated_accuracy_alarm(config)
         self.degraded_alarm = cloudwatch.CompositeAlarm(
             self,
             "ModelDegraded",
@@ -119,9 +125,9 @@ class MonitoringStack(cdk.Stack):
             self,
             "DataDrift",
             composite_alarm_name=config.resource_name("data-drift"),
-            alarm_description="Early warning: a feature drifted from the baseline (notifies; retraining waits for "
-            "ground truth, see model-degraded)",
-            alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms),
+            alarm_description="Early warning: a feature or the features' joint structure drifted, or the estimated "
+            "accuracy fell below A_min (notifies; retraining waits for ground truth, see model-degraded)",
+            alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms, self.estimated_accuracy_alarm),
         )
         for composite in (self.degraded_alarm, self.drift_warning_alarm):
             composite.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
@@ -296,7 +302,28 @@ class MonitoringStack(cdk.Stack):
                         comparison_operator=above,
                     )
                 )
+        alarms.append(
+            self._alarm(
+                "MultivariateDriftAlarm",
+                "PCA reconstruction error of the numeric features above"
+                f" {config.multivariate_drift_ratio:g}x the training data's (their joint structure changed)",
+                self.drift_metric(MULTIVARIATE_RATIO),
+                threshold=config.multivariate_drift_ratio,
+                comparison_operator=above,
+            )
+        )
         return alarms
+
+    def _estimated_accuracy_alarm(self, config: PlatformConfig) -> cloudwatch.Alarm:
+        """Before any label arrives: the calibrated confidences of the served predictions (CBPE). An early warning,
+        not a retraining trigger: the labels a retraining needs do not exist yet."""
+        return self._alarm(
+            "EstimatedAccuracyAlarm",
+            f"Estimated accuracy of unlabelled traffic (CBPE) below A_min {config.min_accuracy:g}",
+            self.drift_metric(ESTIMATED_ACCURACY, statistic="Minimum"),
+            threshold=config.min_accuracy,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        )
 
     def _quality_alarms(self, config: PlatformConfig) -> list[cloudwatch.Alarm]:
         below = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
@@ -307,7 +334,7 @@ class MonitoringStack(cdk.Stack):
                 self.drift_metric(ACCURACY, statistic="Minimum"),
                 threshold=config.min_accuracy,
                 comparison_operator=below,
-            )
+            ),
         ]
         if self.model_monitor is None:
             return alarms
@@ -354,7 +381,10 @@ class MonitoringStack(cdk.Stack):
 
     def _dashboard(self, config: PlatformConfig) -> cloudwatch.Dashboard:
         numeric = [f.name for f in config.features if f.type != "String"]
-        accuracy = [self.drift_metric(ACCURACY, statistic="Minimum", label="drift monitor")]
+        accuracy = [
+            self.drift_metric(ACCURACY, statistic="Minimum", label="drift monitor"),
+            self.drift_metric(ESTIMATED_ACCURACY, statistic="Minimum", label="estimated (CBPE, no labels)"),
+        ]
         if self.model_monitor:
             accuracy.append(self.model_monitor.accuracy_metric(cdk.Duration.hours(1)).with_(label="Model Monitor"))
         return monitoring_dashboard(
@@ -372,6 +402,7 @@ class MonitoringStack(cdk.Stack):
                 self.drift_metric(MALFORMED, statistic="Sum", label="malformed records"),
                 self.drift_metric(GROUND_TRUTH_MATCHED, statistic="Sum", label="ground truth joined"),
                 self.drift_metric(LABEL_SHIFT, label="label shift (L-inf, predicted vs training)"),
+                self.drift_metric(MULTIVARIATE_RATIO, label="multivariate drift (PCA error ratio)"),
             ],
             sigma=config.drift_sigma,
             psi_threshold=config.psi_threshold,
@@ -381,6 +412,7 @@ class MonitoringStack(cdk.Stack):
                 self.drift_warning_alarm,
                 *self.feature_alarms,
                 *self.quality_alarms,
+                self.estimated_accuracy_alarm,
                 self.monitor_broken_alarm,
             ],
         )

@@ -12,12 +12,16 @@ from typing import Any
 from contracts.metrics import (
     ACCURACY,
     DRIFTED,
+    ESTIMATED_ACCURACY,
+    ESTIMATED_ACCURACY_STDERR,
     GROUND_TRUTH_MATCHED,
     GROUND_TRUTH_UNMATCHED,
     KS,
     LABEL_SHIFT,
     MALFORMED,
     MEAN_SHIFT_SIGMA,
+    MULTIVARIATE_ERROR,
+    MULTIVARIATE_RATIO,
     OBJECTS,
     PSI,
     ROWS,
@@ -53,6 +57,16 @@ def run_metrics(report: Mapping[str, Any], *, objects: int, records: int, malfor
     label_shift = report.get("label_shift") or {}
     if label_shift.get("linf") is not None:
         metrics.append(Metric(LABEL_SHIFT, float(label_shift["linf"]), "None"))
+    estimate = report.get("performance_estimate") or {}
+    multivariate = report.get("multivariate") or {}
+    for metric, value in (
+        (ESTIMATED_ACCURACY, estimate.get("estimated_accuracy")),
+        (ESTIMATED_ACCURACY_STDERR, estimate.get("standard_error")),
+        (MULTIVARIATE_ERROR, multivariate.get("reconstruction_error")),
+        (MULTIVARIATE_RATIO, multivariate.get("ratio")),
+    ):
+        if value is not None:
+            metrics.append(Metric(metric, float(value), "None"))
     return metrics
 
 

@@ -27,6 +27,11 @@ the same way) are joined by eventId with the predictions each capture file's mar
 accuracy of the joined pairs (metric Accuracy, alarmed below A_min). Ground truth whose prediction is not (yet)
 in a marker of the lookback window counts as GroundTruthUnmatched.
 
+Estimated accuracy and multivariate drift: the responses' probabilities, with the calibration stored in the
+baseline, give the CBPE estimate of accuracy (EstimatedAccuracy, EstimatedAccuracyStdErr) long before ground truth
+arrives; the baseline's PCA gives the reconstruction error of the captured rows (MultivariateReconstructionError,
+MultivariateDriftRatio against the training rows'). The summary names the drift kinds drift_core found.
+
 Outcomes (the return value, also logged): no_model (nothing approved yet), baseline_missing (metric
 BaselineMissing, nothing claimed), no_new_data, deferred (an object-triggered run with fewer than MIN_ROWS
 new rows: a window that small is noise; the next run takes them), analyzed; plus a `ground_truth` summary when
@@ -54,7 +59,7 @@ from contracts import events as ev
 from contracts.metrics import BASELINE_MISSING, ENDPOINT_NAME, FEATURE
 from contracts.package_metadata import TRITON_MODEL_DATA_URI as TRITON_METADATA_KEY
 from contracts.sentinels import NONE as NO_MODEL
-from lambdas.drift_monitor.capture_records import CaptureBatch
+from lambdas.drift_monitor.capture_records import PROBABILITY, CaptureBatch
 from lambdas.drift_monitor.drift_metrics import Metric, quality_metrics, run_metrics
 from lambdas.drift_monitor.ground_truth import GroundTruth, join
 from lambdas.drift_monitor.triton_records import EncodingError, FeatureEncoding
@@ -180,12 +185,12 @@ def drift(
     rows = sum(b.rows for b in batches.values())
     if triggered_by_object and rows < settings.min_rows:
         return {"status": "deferred", "package": package, "objects": len(keys), "rows": rows}
-    window = drift_core.WindowAccumulator(baseline, strict=False)
+    window = _window(baseline)
     counted = []
     for key, batch in batches.items():
         if not claim(aws, settings, key, _capture_marker(batch, package)):
             continue  # another run counted this file first
-        part = drift_core.WindowAccumulator(baseline, strict=False)
+        part = _window(baseline)
         columns, unparseable = batch.columns(baseline.target_name)
         if batch.rows:
             part.update(columns, unparseable)
@@ -211,9 +216,20 @@ def drift(
         "drifted_features": result["drifted_features"],
         # cells that did not parse inside well-formed records (drift_core counts them against completeness)
         "unparseable": {name: f["unparseable"] for name, f in result["features"].items() if f["unparseable"]},
+        "drift_kinds": result["drift_kinds"],
+        "estimated_accuracy": (result["performance_estimate"] or {}).get("estimated_accuracy"),
+        "multivariate_ratio": (result["multivariate"] or {}).get("ratio"),
     }
     logger.info("drift run", extra={**summary, "report": result})
     return summary
+
+
+def _window(baseline: drift_core.Baseline) -> drift_core.WindowAccumulator:
+    """A window of captured rows: the predicted labels sit in the target column (label shift) and pick the
+    calibration map for the served probabilities (CBPE: estimated accuracy before any ground truth)."""
+    return drift_core.WindowAccumulator(
+        baseline, strict=False, probability_column=PROBABILITY, probability_label_column=baseline.target_name
+    )
 
 
 def _capture_marker(batch: CaptureBatch, package: str) -> dict[str, Any]:

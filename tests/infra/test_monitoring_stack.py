@@ -139,6 +139,16 @@ def test_accuracy_below_a_min_alarms_from_the_drift_function_and_model_monitor(m
         )
 
 
+def test_estimated_accuracy_and_multivariate_drift_alarm_from_the_drift_function(monitoring) -> None:
+    (estimated,) = _alarms_on(monitoring, "EstimatedAccuracy").values()
+    (multivariate,) = _alarms_on(monitoring, "MultivariateDriftRatio").values()
+    keys = ("Namespace", "Threshold", "ComparisonOperator", "Statistic")
+    assert [tuple(a["Properties"][k] for k in keys) for a in (estimated, multivariate)] == [
+        (NAMESPACE, CONFIG.min_accuracy, "LessThanThreshold", "Minimum"),
+        (NAMESPACE, CONFIG.multivariate_drift_ratio, "GreaterThanThreshold", "Maximum"),
+    ]
+
+
 def test_model_monitor_alarms_on_baseline_drift_per_feature(monitoring) -> None:
     drift = [
         a for a in _of_type(monitoring, "AWS::CloudWatch::Alarm").values()
@@ -162,7 +172,8 @@ def test_accuracy_alarms_start_retraining_and_feature_alarms_only_warn(monitorin
     features = [
         k for k, a in alarms.items() if k not in accuracy and a["Properties"].get("MetricName") != "BaselineMissing"
     ]
-    assert len(accuracy) == 2 and len(features) == 2 + 3 + 3  # mean shift (numeric), PSI, Model Monitor drift (all)
+    # mean shift (numeric), PSI, Model Monitor drift (all), multivariate, estimated accuracy (CBPE: before labels)
+    assert len(accuracy) == 2 and len(features) == 2 + 3 + 3 + 1 + 1
     assert all(k in degraded and k not in warning for k in accuracy)
     assert all(k in warning and k not in degraded for k in features)
     assert "BaselineMissing" not in degraded + warning  # a broken monitor is not a degraded model
