@@ -23,7 +23,7 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
-.PHONY: setup container-setup demo synth test test-quick container-test lint architecture typecheck format lock bench clean
+.PHONY: setup container-setup browser-setup demo synth test test-quick container-test lint architecture typecheck format lock bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,6 +43,14 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 container-setup: $(foreach env,$(CONTAINER_ENVS),.venv-$(env)/.installed)
+
+# Headless Chromium from Debian's packages, for the test that renders the demo's report in a real browser
+# (tests/twin/test_report_browser.py). Installed only when missing (apt-get needs root, as in the CI image).
+BROWSER ?= chromium
+# apt needs root: sudo when not already root (CI and this machine run as root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-setup:
+	@command -v $(BROWSER) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 # Only the image's libraries and the test runner: not the project, not its dependencies (the tests import
 # pipeline_code/ and drift_core/ from the checkout, as the images do from the step library on PYTHONPATH).
@@ -73,7 +81,7 @@ demo: synth
 
 # Everything: lint, the architecture and types, the whole suite in parallel (unit and e2e), then the
 # container-parity envs.
-test: setup container-setup
+test: setup container-setup browser-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory architecture typecheck
@@ -98,16 +106,10 @@ lint: setup
 architecture: setup
 	$(BIN)/lint-imports --no-cache
 
-# mypy ([tool.mypy] in pyproject.toml) on the CDK app and the drift core, then on each Lambda as its asset lays it
-# out: the handler's folder, lambdas/shared/ and the step-library modules on the path (the handlers import them as
-# top-level modules, as the Lambda runtime does).
-LAMBDA_FOLDERS := $(filter-out shared __pycache__,$(notdir $(patsubst %/,%,$(wildcard lambdas/*/))))
+# mypy ([tool.mypy] in pyproject.toml) on the CDK app, the drift core, the contracts and the Lambdas: each handler is
+# a package (lambdas.<name>) importing lambdas.shared and contracts, so one run covers them all.
 typecheck: setup
-	$(BIN)/mypy app.py stacks drift_core platform_config pipeline_definition
-	@set -e; for fn in $(LAMBDA_FOLDERS); do \
-		echo "mypy lambdas/$$fn"; \
-		MYPYPATH=lambdas/$$fn:lambdas/shared:pipeline_code $(BIN)/mypy --explicit-package-bases lambdas/$$fn/*.py; \
-	done
+	$(BIN)/mypy app.py stacks drift_core contracts lambdas platform_config pipeline_definition
 
 format: setup
 	$(BIN)/ruff check --fix .

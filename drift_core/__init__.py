@@ -24,8 +24,15 @@ Drift of a current window (drift Lambda, `mlops drift check`):
         .merge(other)                        # windows over other rows/files/invocations: exact merge
     DriftReport.to_dict() -> {"rows", "drifted_features", "features": {name: {... "mean_shift_sigma" ...}},
                               "label_shift", "model_quality", "missing_columns"}
+    WindowAccumulator(baseline, probability_column=P, probability_label_column=L)  # + CBPE estimate
+    DriftReport.to_dict() also holds "performance_estimate", "multivariate" and "drift_kinds"
     constraint_violations(report) -> {"violations": [...]}
     write_constraint_violations(report, out_dir) -> path of constraint_violations.json
+
+Performance estimation and multivariate drift:
+    Calibration(pooled=(x, y), per_label={label: (x, y)})   # isotonic map confidence -> P(correct), in the
+        baseline as Baseline.calibration (statistics.json mlops_drift.calibration); PerformanceAccumulator (CBPE)
+    Baseline.multivariate: PCAModel fitted at baseline time; MultivariateAccumulator (reconstruction error)
 
 Model Monitor's sketch: drift_core.kll.KLLSketch(k=2048, c=0.64).update(values).merge(other), .rank(values),
 .quantile(fractions), .rank_error_bound, .to_dict() (`distribution.kll.sketch`); baselines carry one per numeric
@@ -43,6 +50,7 @@ results (null in JSON), never a division error.
 
 from drift_core.baseline import Baseline, Thresholds, build_baseline, build_baseline_chunks
 from drift_core.categorical import CategoricalAccumulator, CategoryCounts
+from drift_core.estimation import Calibration, CalibrationFormatError, PerformanceAccumulator
 from drift_core.formats import (
     BaselineFormatError,
     baseline_from_documents,
@@ -51,6 +59,7 @@ from drift_core.formats import (
     statistics_document,
     write_baseline,
 )
+from drift_core.multivariate import MultivariateAccumulator, PCAModel
 from drift_core.numeric import NumericAccumulator
 from drift_core.report import DriftReport, FeatureDrift, compute_drift
 from drift_core.violations import constraint_violations, write_constraint_violations
@@ -59,12 +68,17 @@ from drift_core.window import MissingColumnError, WindowAccumulator
 __all__ = [
     "Baseline",
     "BaselineFormatError",
+    "Calibration",
+    "CalibrationFormatError",
     "CategoricalAccumulator",
     "CategoryCounts",
     "DriftReport",
     "FeatureDrift",
     "MissingColumnError",
+    "MultivariateAccumulator",
     "NumericAccumulator",
+    "PCAModel",
+    "PerformanceAccumulator",
     "Thresholds",
     "WindowAccumulator",
     "baseline_from_documents",

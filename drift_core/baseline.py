@@ -15,8 +15,18 @@ import numpy as np
 
 from drift_core.binning import BinIndex, Binner, quantile_binner
 from drift_core.categorical import CategoricalAccumulator, CategoryCounts
+from drift_core.estimation import Calibration
 from drift_core.finite import usable
 from drift_core.kll import KLLSketch
+from drift_core.multivariate import (
+    DEFAULT_RATIO,
+    FIT_ROWS,
+    MultivariateAccumulator,
+    PCAModel,
+    RowSampler,
+    fit_pca,
+    with_baseline_errors,
+)
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 DEFAULT_BINS = 1000
@@ -39,6 +49,7 @@ class Thresholds:
     completeness_tolerance: float = 0.05
     min_accuracy: float | None = None
     sigma_overrides: dict[str, float] = field(default_factory=dict)
+    multivariate_ratio: float = DEFAULT_RATIO  # window / baseline PCA reconstruction error above which it drifted
 
     def sigma_for(self, feature: str) -> float:
         return self.sigma_overrides.get(feature, self.sigma)
@@ -52,6 +63,9 @@ class Baseline:
     thresholds: Thresholds = field(default_factory=Thresholds)
     target_name: str | None = None
     target: Accumulator | None = None
+    # PCA of the numeric features (multivariate drift) and the model's calibration (performance estimation)
+    multivariate: PCAModel | None = None
+    calibration: Calibration | None = None
 
     _bin_counts: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -115,6 +129,7 @@ def build_baseline(
     """Baseline of in-memory columns: numeric arrays (NaN = missing) or object/str arrays (categoricals)."""
     features, target_values = _split_target(columns, target)
     bad = unparseable or {}
+    multivariate = _fit_in_memory(features)
     accs: dict[str, Accumulator] = {}
     for name, values in features.items():
         if is_numeric_array(values):
@@ -128,7 +143,20 @@ def build_baseline(
             if is_numeric_array(target_values)
             else _categorical_baseline(target_values)
         )
-    return Baseline(accs, thresholds or Thresholds(), target, target_acc)
+    return Baseline(accs, thresholds or Thresholds(), target, target_acc, multivariate)
+
+
+def _fit_in_memory(features: Mapping[str, np.ndarray]) -> PCAModel | None:
+    """PCA of in-memory numeric features: fitted on a row sample, the baseline error measured on every row."""
+    numeric = [name for name, values in features.items() if is_numeric_array(values)]
+    sampler = RowSampler(numeric)
+    sampler.add(features)
+    model = fit_pca(numeric, sampler.sample)
+    if model is None:
+        return None
+    training = MultivariateAccumulator(model)
+    training.update(features)
+    return with_baseline_errors(model, training)
 
 
 @dataclass
@@ -203,7 +231,11 @@ def build_baseline_chunks(
     samplers: dict[str, _Sampler] = {}
     categorical: dict[str, CategoricalAccumulator] = {}
     order: list[str] = []
+    rows: RowSampler | None = None
     for columns, _ in chunks():
+        if rows is None:  # the PCA's features: the numeric columns of the first chunk
+            rows = RowSampler([n for n, v in columns.items() if n != target and is_numeric_array(v)], FIT_ROWS, seed)
+        rows.add(columns)
         for name, values in columns.items():
             if name not in samplers and name not in categorical:
                 order.append(name)
@@ -221,7 +253,11 @@ def build_baseline_chunks(
         numeric[name] = NumericAccumulator(
             _binner_for(sampler.values, max_bins), reference_shift(mean, std), sketch=KLLSketch()
         )
+    model = fit_pca(rows.features, rows.sample) if rows is not None else None
+    training = MultivariateAccumulator(model, seed=seed) if model is not None else None
     for columns, unparseable in chunks():
+        if training is not None:
+            training.update(columns)
         for name, values in columns.items():
             if name in numeric:
                 x = np.asarray(values, dtype=np.float64).ravel()
@@ -233,4 +269,5 @@ def build_baseline_chunks(
     target_acc = accs.pop(target) if target is not None and target in accs else None
     if target is not None and target_acc is None:
         raise KeyError(f"target column {target!r} not found")
-    return Baseline(accs, thresholds or Thresholds(), target, target_acc)
+    multivariate = with_baseline_errors(model, training) if model is not None and training is not None else None
+    return Baseline(accs, thresholds or Thresholds(), target, target_acc, multivariate)

@@ -22,7 +22,9 @@ import numpy as np
 from drift_core.baseline import Accumulator, Baseline, Thresholds
 from drift_core.binning import BinIndex, make_binner
 from drift_core.categorical import CategoricalAccumulator
+from drift_core.estimation import Calibration
 from drift_core.kll import DEFAULT_C, DEFAULT_K, KLLSketch
+from drift_core.multivariate import PCAModel
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 EXTENSION = "mlops_drift"
@@ -46,9 +48,16 @@ def statistics_document(baseline: Baseline) -> dict[str, Any]:
         "dataset": {"item_count": baseline.item_count},
         "features": [_feature_statistics(name, acc) for name, acc in baseline.features.items()],
     }
+    ext: dict[str, Any] = {}
     if baseline.target is not None and baseline.target_name is not None:
         # Outside `features`, so that Model Monitor does not expect the label in captured requests.
-        doc[EXTENSION] = {"target": _feature_statistics(baseline.target_name, baseline.target)}
+        ext["target"] = _feature_statistics(baseline.target_name, baseline.target)
+    if baseline.multivariate is not None:
+        ext["multivariate"] = baseline.multivariate.to_document()
+    if baseline.calibration is not None:
+        ext["calibration"] = baseline.calibration.to_document()
+    if ext:
+        doc[EXTENSION] = ext
     return doc
 
 
@@ -184,6 +193,7 @@ def constraints_document(baseline: Baseline) -> dict[str, Any]:
             "psi_threshold": t.psi,
             "completeness_tolerance": t.completeness_tolerance,
             "min_accuracy": t.min_accuracy,
+            "multivariate_ratio": t.multivariate_ratio,
             "target": baseline.target_name,
         },
     }
@@ -253,6 +263,8 @@ class _Statistics(NamedTuple):
     features: dict[str, Accumulator]
     target: Accumulator | None
     target_name: str | None  # as statistics.json names it; constraints.json's name wins
+    multivariate: PCAModel | None = None
+    calibration: Calibration | None = None
 
 
 def _statistics_parts(stats: dict[str, Any]) -> _Statistics:
@@ -264,15 +276,27 @@ def _statistics_parts(stats: dict[str, Any]) -> _Statistics:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise ValueError(f"every entry of 'features' needs a string 'name', got {entry!r:.80}")
         features[entry["name"]] = _feature_from_statistics(entry)
-    target_entry = (stats.get(EXTENSION) or {}).get("target")
+    ext = stats.get(EXTENSION) or {}
+    # The PCA of the numeric features and the model's calibration (issue #16), when the baseline step stored them.
+    multivariate = PCAModel.from_document(ext["multivariate"]) if ext.get("multivariate") else None
+    calibration = Calibration.from_document(ext["calibration"]) if ext.get("calibration") else None
+    target_entry = ext.get("target")
     if not target_entry:
-        return _Statistics(features, None, None)
-    return _Statistics(features, _feature_from_statistics(target_entry), str(target_entry["name"]))
+        return _Statistics(features, None, None, multivariate, calibration)
+    target = _feature_from_statistics(target_entry)
+    return _Statistics(features, target, str(target_entry["name"]), multivariate, calibration)
 
 
 def _assemble(parts: _Statistics, limits: tuple[Thresholds, str | None]) -> Baseline:
     thresholds, target_name = limits
-    return Baseline(parts.features, thresholds, target_name or parts.target_name, parts.target)
+    return Baseline(
+        parts.features,
+        thresholds,
+        target_name or parts.target_name,
+        parts.target,
+        parts.multivariate,
+        parts.calibration,
+    )
 
 
 def _feature_from_statistics(entry: dict[str, Any]) -> Accumulator:
@@ -398,6 +422,7 @@ def _thresholds(constraints: dict[str, Any] | None) -> tuple[Thresholds, str | N
     t.sigma = float(ext.get("sigma", t.sigma))
     t.psi = float(ext.get("psi_threshold", t.psi))
     t.completeness_tolerance = float(ext.get("completeness_tolerance", t.completeness_tolerance))
+    t.multivariate_ratio = float(ext.get("multivariate_ratio", t.multivariate_ratio))
     if ext.get("min_accuracy") is not None:
         t.min_accuracy = float(ext["min_accuracy"])
     for entry in constraints.get("features", []):

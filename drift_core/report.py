@@ -9,6 +9,12 @@ Rules (a feature is drifted if any fires):
 - SageMaker's baseline_drift_check: linf_robust (or linf_simple) > comparison_threshold; categorical
   L-infinity > categorical threshold.
 - completeness below the baseline's by more than the tolerance.
+
+Beyond the per-feature rules the report carries the multivariate drift (PCA reconstruction error, see
+drift_core/multivariate.py), the CBPE performance estimate (drift_core/estimation.py) and `drift_kinds`, which
+names what kind of drift the window shows: feature drift (per feature), multivariate drift, label shift (the
+label or prediction distribution moved from the training labels') and concept drift (accuracy, or the estimated
+accuracy, below A_min).
 """
 
 from __future__ import annotations
@@ -67,10 +73,33 @@ class DriftReport:
     label_shift: dict[str, Any] | None = None
     model_quality: dict[str, Any] | None = None
     missing_columns: list[str] = field(default_factory=list)
+    performance_estimate: dict[str, Any] | None = None
+    multivariate: dict[str, Any] | None = None
 
     @property
     def drifted_features(self) -> list[str]:
         return [name for name, f in self.features.items() if f.drifted]
+
+    @property
+    def drift_kinds(self) -> dict[str, Any]:
+        """Which kinds of drift the window shows; None where the window cannot tell (no labels, no PCA)."""
+        signals = []
+        if self.model_quality is not None and self.model_quality.get("below_min"):
+            signals.append("accuracy")
+        if self.performance_estimate is not None and self.performance_estimate.get("below_min"):
+            signals.append("estimated_accuracy")
+        measured = self.model_quality is not None or self.performance_estimate is not None
+        kinds = {
+            "feature_drift": self.drifted_features,
+            "multivariate_drift": self.multivariate.get("drifted") if self.multivariate else None,
+            "label_shift": self.label_shift.get("drifted") if self.label_shift else None,
+            "concept_drift": bool(signals) if measured else None,
+            "concept_drift_signals": signals,
+        }
+        names = {"feature_drift": bool(self.drifted_features)}
+        names.update({k: bool(kinds[k]) for k in ("multivariate_drift", "label_shift", "concept_drift")})
+        kinds["detected"] = [k for k, found in names.items() if found]
+        return kinds
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -81,6 +110,9 @@ class DriftReport:
                 "label_shift": self.label_shift,
                 "model_quality": self.model_quality,
                 "missing_columns": self.missing_columns,
+                "performance_estimate": self.performance_estimate,
+                "multivariate": self.multivariate,
+                "drift_kinds": self.drift_kinds,
             }
         )
 
@@ -108,13 +140,14 @@ def compute_drift(
     psi_threshold: float | None = None,
     min_accuracy: float | None = None,
     prediction_column: str | None = None,
+    probability_column: str | None = None,
 ) -> DriftReport:
     """Drift of a window (an accumulator, or in-memory columns) against the baseline.
 
     `sigma` overrides k for every feature (else the baseline's per-feature k, else its default).
     """
     if not isinstance(window, WindowAccumulator):
-        acc = WindowAccumulator(baseline, prediction_column=prediction_column)
+        acc = WindowAccumulator(baseline, prediction_column=prediction_column, probability_column=probability_column)
         acc.update(window)
         window = acc
     t = baseline.thresholds
@@ -124,12 +157,15 @@ def compute_drift(
         k = sigma if sigma is not None else t.sigma_for(name)
         cached = baseline.bin_counts(name) if isinstance(base, NumericAccumulator) else None
         features[name] = feature_drift(name, base, cur, t, k, psi_threshold, cached)
+    a_min = min_accuracy if min_accuracy is not None else t.min_accuracy
     return DriftReport(
         rows=window.rows,
         features=features,
         label_shift=_label_shift(baseline, window),
-        model_quality=_model_quality(window.quality, min_accuracy if min_accuracy is not None else t.min_accuracy),
+        model_quality=_model_quality(window.quality, a_min),
         missing_columns=sorted(window.missing_columns),
+        performance_estimate=window.performance.result(a_min) if window.performance is not None else None,
+        multivariate=window.multivariate.result(t.multivariate_ratio) if window.multivariate is not None else None,
     )
 
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from drift_core.baseline import Accumulator, Baseline
 from drift_core.categorical import CategoricalAccumulator, CategoryCounts, category_key, is_missing
+from drift_core.estimation import PerformanceAccumulator
+from drift_core.multivariate import MultivariateAccumulator
 from drift_core.numeric import NumericAccumulator
 
 
@@ -76,19 +78,34 @@ def _label_key(value: object) -> str:
 
 @dataclass
 class WindowAccumulator:
-    """The current window, accumulated chunk by chunk against `baseline`."""
+    """The current window, accumulated chunk by chunk against `baseline`.
+
+    `probability_column`: the model's probability of its predicted label, per row; with the baseline's
+    calibration it gives the CBPE estimate of accuracy. The predicted label that picks the calibration map is
+    `probability_label_column` (default: `prediction_column`; none: the pooled map).
+    """
 
     baseline: Baseline
     prediction_column: str | None = None
     strict: bool = True
+    probability_column: str | None = None
+    probability_label_column: str | None = None
     features: dict[str, Accumulator] = field(default_factory=dict)
     target: Accumulator | None = None
     quality: PairCounts = field(default_factory=PairCounts)
     missing_columns: set[str] = field(default_factory=set)
+    multivariate: MultivariateAccumulator | None = None
+    performance: PerformanceAccumulator | None = None
 
     def __post_init__(self) -> None:
         if not self.features:
             self.features = {name: empty_like(acc) for name, acc in self.baseline.features.items()}
+        if self.multivariate is None and self.baseline.multivariate is not None:
+            self.multivariate = MultivariateAccumulator(self.baseline.multivariate)
+        if self.performance is None and self.baseline.calibration is not None and self.probability_column:
+            self.performance = PerformanceAccumulator(self.baseline.calibration)
+        if self.probability_label_column is None:
+            self.probability_label_column = self.prediction_column
 
     def update(
         self, columns: Mapping[str, np.ndarray | CategoryCounts], unparseable: Mapping[str, int] | None = None
@@ -104,6 +121,15 @@ class WindowAccumulator:
                 continue
             _feed(acc, columns[name], bad.get(name, 0))
         self._update_labels(columns, bad)
+        if self.multivariate is not None:
+            self.multivariate.update(columns)
+        probabilities = columns.get(self.probability_column or "")
+        # Only row values carry probabilities: a column already counted by category (CategoryCounts) has none.
+        if self.performance is not None and probabilities is not None and not isinstance(probabilities, CategoryCounts):
+            values = np.asarray(probabilities)
+            labels = columns.get(self.probability_label_column or "")
+            aligned = labels if isinstance(labels, np.ndarray) and labels.size == values.size else None
+            self.performance.update(values, aligned)
 
     def _update_labels(self, columns: Mapping[str, np.ndarray | CategoryCounts], bad: Mapping[str, int]) -> None:
         name = self.baseline.target_name
@@ -127,6 +153,12 @@ class WindowAccumulator:
             self.target.merge(other.target)  # type: ignore[arg-type]
         self.quality.merge(other.quality)
         self.missing_columns |= other.missing_columns
+        if self.multivariate is not None and other.multivariate is not None:
+            self.multivariate.merge(other.multivariate)
+        if other.performance is not None:
+            if self.performance is None:
+                self.performance = PerformanceAccumulator(other.performance.calibration)
+            self.performance.merge(other.performance)
         return self
 
     @property

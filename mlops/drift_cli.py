@@ -17,6 +17,8 @@ import numpy as np
 from drift_core import (
     Baseline,
     BaselineFormatError,
+    Calibration,
+    CalibrationFormatError,
     CategoryCounts,
     MissingColumnError,
     NumericAccumulator,
@@ -58,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--psi", type=_POSITIVE, default=None, help="PSI threshold")
     check.add_argument("--prediction", help="prediction column, for accuracy against the target column")
     check.add_argument("--min-accuracy", type=_ACCURACY, default=None, help="A_min (overrides the baseline's)")
+    check.add_argument(
+        "--probability-column",
+        help="the model's probability of its predicted label: estimated accuracy (CBPE) with the calibration",
+    )
+    check.add_argument(
+        "--calibration",
+        help="calibration.json of the evaluate step (default: the one stored in the baseline)",
+    )
     check.add_argument("--violations", help="also write constraint_violations.json into this directory")
     check.add_argument(
         "--min-rows",
@@ -150,12 +160,19 @@ def run_check(args: argparse.Namespace) -> int:
     if args.violations:
         output_dir(Path(args.violations), "--violations")
     baseline = _load_baseline(args.baseline)
+    if args.calibration:
+        baseline.calibration = _load_calibration(args.calibration)
+    if args.probability_column and baseline.calibration is None:
+        raise UserError(
+            f"--probability-column: {args.baseline} holds no calibration; pass --calibration calibration.json"
+        )
     files = drift_io.data_files(args.data)
-    window = WindowAccumulator(baseline, prediction_column=args.prediction)
+    window = WindowAccumulator(baseline, prediction_column=args.prediction, probability_column=args.probability_column)
     features = list(baseline.features)
     numeric = {n for n, a in baseline.features.items() if isinstance(a, NumericAccumulator)}
+    extras = [c for c in (args.prediction, args.probability_column) if c]
     for f in files:
-        _read_window_file(f, baseline, window, features, numeric, args.prediction)
+        _read_window_file(f, baseline, window, features, numeric, extras)
     if window.rows == 0:
         raise UserError(f"{files[0]}: no data rows")
     _require_rows(window.rows, args.min_rows, files)
@@ -193,25 +210,38 @@ def _load_baseline(directory: str) -> Baseline:
         raise UserError(str(exc)) from exc
 
 
+def _load_calibration(path: str) -> Calibration:
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(f"{source}: calibration file not found")
+    try:
+        return Calibration.from_document(json.loads(source.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, CalibrationFormatError) as exc:
+        raise UserError(f"{source}: {exc}") from exc
+
+
 def _read_window_file(
     path: Path,
     baseline: Baseline,
     window: WindowAccumulator,
     features: list[str],
     numeric: set[str],
-    prediction: str | None,
+    extras: Sequence[str],
 ) -> None:
+    """Read one file into the window; `extras`: the prediction and probability columns asked for (row-aligned)."""
     columns = list(features)
     raw: set[str] = set()
     header = None if drift_io.is_jsonl(path) else set(drift_io.csv_header(path))
     if header is not None:
         _require_columns(path, features)
-    for extra in (baseline.target_name, prediction):
-        if extra and (header is None or extra in header):
+    for extra in (baseline.target_name, *extras):
+        if extra and extra not in columns and (header is None or extra in header):
             columns.append(extra)
             raw.add(extra)
-    if prediction and header is not None and prediction not in header:
-        raise UserError(f"{path}: prediction column {prediction!r} not found")
+    for extra in extras:
+        if header is not None and extra not in header:
+            kind = "probability" if extra == window.probability_column else "prediction"
+            raise UserError(f"{path}: {kind} column {extra!r} not found")
     try:
         for chunk in drift_io.reader_for(path)(path, numeric, columns, raw):
             window.update(chunk.columns, chunk.unparseable)

@@ -52,4 +52,22 @@ def render_table(report: DriftReport) -> str:
         mq = report.model_quality
         flag = " BELOW A_min" if mq.get("below_min") else ""
         lines.append(f"accuracy {_fmt(mq['accuracy'])} over {mq['rows']} labelled rows{flag}")
+    if report.performance_estimate:
+        pe = report.performance_estimate
+        flag = " BELOW A_min" if pe.get("below_min") else ""
+        lo, hi = pe["ci95"]
+        lines.append(
+            f"estimated accuracy (CBPE) {_fmt(pe['estimated_accuracy'])} ± {_fmt(pe['standard_error'])}"
+            f" (95% {_fmt(lo)}..{_fmt(hi)}) over {pe['rows']} rows{flag}"
+        )
+    if report.multivariate:
+        mv = report.multivariate
+        flag = " DRIFT" if mv.get("drifted") else ""
+        lines.append(
+            f"multivariate (PCA, {mv['components']} of {len(mv['features'])} axes): reconstruction error"
+            f" {_fmt(mv['reconstruction_error'])} vs {_fmt(mv['baseline_reconstruction_error'])} in training,"
+            f" ratio {_fmt(mv['ratio'])}{flag}"
+        )
+    detected = report.drift_kinds["detected"]
+    lines.append("drift kinds: " + (", ".join(detected) if detected else "none"))
     return "\n".join(lines)

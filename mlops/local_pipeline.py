@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.sentinels import NONE
 from mlops import run_lock
 from mlops.errors import StepFailed, UserError
 from mlops.governance.package import GOVERNANCE_FILES
@@ -166,7 +167,7 @@ def _run_steps(
                 "--positive-class",
                 config.positive_class,
                 "--champion-model-uri",
-                str(champion_model) if champion_model else "none",
+                str(champion_model) if champion_model else NONE,
             ],
             env,
         )
@@ -181,6 +182,8 @@ def _run_steps(
                 target,
                 "--chunk-rows",
                 str(config.preprocess_chunk_rows),
+                "--calibration-dir",
+                str(paths.evaluation_dir),
             ]
         )
 

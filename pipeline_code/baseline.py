@@ -5,6 +5,11 @@ CSV files), the baseline in /opt/ml/processing/baseline as statistics.json and c
 Monitor formats, extended with what the sigma rule needs), so that Model Monitor and the drift Lambda judge traffic
 against the same baseline.
 
+The evaluate step's calibration.json (its output, in /opt/ml/processing/input/evaluation) is stored in
+statistics.json under `mlops_drift.calibration`, so the drift monitor, which reads only the baseline, can estimate
+accuracy from the served model's confidences (CBPE). The numeric features' PCA for multivariate drift is fitted
+here too (drift_core.build_baseline_chunks). Without calibration.json the baseline is written without it.
+
 The split is read in chunks of at most --chunk-rows rows (drift_core.build_baseline_chunks: a bounded sample places
 the bin edges, a second pass counts exactly), so memory stays flat whatever the size of the training data.
 """
@@ -16,12 +21,13 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline_code import tables
-from pipeline_code.common import DataError, run_main, split_feature_types
+from pipeline_code.common import CALIBRATION_FILE, DataError, run_main, split_feature_types
 
 PROCESSING = Path("/opt/ml/processing")
 
@@ -33,6 +39,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", required=True)
     parser.add_argument("--sigma", type=float, default=3.0, help="default k of the mean-shift rule")
     parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows read at a time")
+    parser.add_argument(
+        "--calibration-dir",
+        type=Path,
+        default=PROCESSING / "input" / "evaluation",
+        help=f"the evaluate step's output, holding {CALIBRATION_FILE} (stored with the baseline)",
+    )
     args = parser.parse_args(argv)
     if args.chunk_rows < 1:
         raise DataError(f"--chunk-rows: must be at least 1 (got {args.chunk_rows})")
@@ -54,6 +66,19 @@ def to_columns(frame: pd.DataFrame, target: str, numeric: Sequence[str] | None =
             values = frame[name].astype(object)
             columns[name] = values.where(values.isna(), values.astype(str)).to_numpy(dtype=object)
     return columns
+
+
+def read_calibration(folder: Path) -> Any:
+    """The evaluate step's calibration (None if it wrote none); a malformed one is a DataError naming the file."""
+    import drift_core
+
+    path = folder / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        return drift_core.Calibration.from_document(json.loads(path.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, drift_core.CalibrationFormatError) as exc:
+        raise DataError(f"{path}: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(stats["classes"]) < 2:
         found = f"only '{next(iter(stats['classes']))}'" if stats["classes"] else "no values"
         raise DataError(f"{args.train_dir}: target column '{args.target}' has {found}; at least two classes are needed")
+    baseline.calibration = read_calibration(args.calibration_dir)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     written = drift_core.write_baseline(baseline, args.output_dir)
     print(
@@ -88,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "rows": stats["rows"],
                     "features": len(schema) - 1,
                     "files": [Path(p).name for p in written],
+                    "calibration": baseline.calibration is not None,
+                    "multivariate_components": baseline.multivariate.components if baseline.multivariate else None,
                 }
             }
         ),

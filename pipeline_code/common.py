@@ -22,6 +22,7 @@ import pandas as pd
 MODEL_FILE = "model.joblib"
 MODEL_META_FILE = "model_meta.json"
 EVALUATION_FILE = "evaluation.json"
+CALIBRATION_FILE = "calibration.json"  # written by evaluate, stored with the baseline (drift_core.Calibration)
 # SageMaker surfaces the content of this file as the job's FailureReason.
 FAILURE_FILE = Path("/opt/ml/output/failure")
 

@@ -4,6 +4,14 @@ Container contract (SageMaker Processing): the training job's model.tar.gz in /o
 holdout CSV in /opt/ml/processing/test, the report in /opt/ml/processing/evaluation. The report uses the SageMaker
 model-quality layout (`binary_classification_metrics` or `multiclass_classification_metrics`, each metric with a
 `value`) so the Model Registry shows it, plus a `summary` block the pipeline's accuracy condition reads.
+
+It also writes calibration.json: an isotonic calibration of the model's confidence (its probability of the label it
+predicts, as the endpoint answers) to P(prediction correct), fitted on the holdout set, one map per predicted label
+plus a pooled one. The baseline step stores it with the baseline, and the drift monitor turns the confidences of
+unlabelled traffic into an estimated accuracy with it (CBPE, drift_core/estimation.py). Isotonic rather than Platt
+scaling: it assumes only that higher confidence means more often right, not a sigmoid shape (tree ensembles'
+probabilities are not sigmoid-distorted), and NannyML's CBPE calibrates with isotonic regression too; the holdout
+has thousands of rows, enough for it. Stored as its thresholds (plain numbers, no pickle).
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from contracts.sentinels import NONE
 from pipeline_code.common import (
+    CALIBRATION_FILE,
     EVALUATION_FILE,
     MODEL_META_FILE,
     DataError,
@@ -33,6 +43,8 @@ from pipeline_code.experiment_tracking import log_evaluation
 from pipeline_code.tables import read_table_dir
 
 PROCESSING = Path("/opt/ml/processing")
+# A predicted label with fewer holdout rows than this uses the pooled map (isotonic regression overfits tiny sets).
+MIN_LABEL_ROWS = 100
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -43,7 +55,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--positive-class", default="Yes", help="for binary precision/recall; else the rarer class")
     parser.add_argument(
         "--champion-model-uri",
-        default="none",
+        default=NONE,
         help="the serving model's model.tar.gz (s3:// or a local path), scored on the same holdout set",
     )
     return parser.parse_args(argv)
@@ -80,8 +92,13 @@ def evaluate(
     x = test[meta["features"]].copy()
     for column in meta["categorical_features"]:
         x[column] = x[column].astype("string").astype(object).where(x[column].notna(), np.nan)
-    predicted = np.asarray(model.predict(x)).astype(str)
     classes = [str(c) for c in meta["classes"]]
+    probabilities = np.asarray(model.predict_proba(x), dtype=float)
+    # As the endpoint answers (pipeline_code/inference.py): the most probable of the model's classes_ (the order
+    # of predict_proba's columns) and its probability.
+    served = [str(c) for c in getattr(model, "classes_", classes)]
+    probabilities = probabilities[:, [served.index(c) for c in classes]]  # columns in meta["classes"] order
+    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)].astype(str)
     values, counts = np.unique(truth, return_counts=True)
     majority_accuracy = float(counts.max() / counts.sum())
     accuracy = float(accuracy_score(truth, predicted))
@@ -95,7 +112,7 @@ def evaluate(
     }
     if len(classes) == 2:
         positive = positive_class if positive_class in classes else str(values[counts.argmin()])
-        scores = model.predict_proba(x)[:, classes.index(positive)]
+        scores = probabilities[:, classes.index(positive)]
         metrics = {
             "accuracy": accuracy,
             "precision": float(precision_score(truth, predicted, pos_label=positive, zero_division=0)),
@@ -114,8 +131,32 @@ def evaluate(
     report = {
         section: {k: {"value": v, "standard_deviation": "NaN"} for k, v in metrics.items()},
         "summary": summary,
+        "calibration": calibration_document(probabilities.max(axis=1), predicted, truth),
     }
     return report
+
+
+def calibration_document(confidence: np.ndarray, predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Isotonic maps confidence -> P(correct) (drift_core.estimation.Calibration's document), fitted on the holdout."""
+    from sklearn.isotonic import IsotonicRegression
+
+    correct = (predicted == truth).astype(float)
+
+    def fit(mask: np.ndarray) -> dict[str, list[float]]:
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+        iso.fit(confidence[mask], correct[mask])
+        return {"x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
+
+    labels, counts = np.unique(predicted, return_counts=True)
+    return {
+        "method": "isotonic",
+        "target": "confidence_of_predicted_label",
+        "rows": len(truth),
+        "pooled": fit(np.ones(len(truth), dtype=bool)),
+        "per_label": {str(v): fit(predicted == v) for v, n in zip(labels, counts) if n >= MIN_LABEL_ROWS},
+        "holdout_accuracy": float(correct.mean()),
+        "holdout_mean_confidence": float(confidence.mean()),
+    }
 
 
 def champion_on_same_holdout(uri: str, test: pd.DataFrame, args: argparse.Namespace) -> dict[str, Any]:
@@ -157,8 +198,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     report = evaluate(model, meta, test, args.positive_class, args.test_dir)
     report["summary"]["model_version"] = meta.get("model_version")
     report["summary"]["mlflow_run_id"] = meta.get("mlflow_run_id")
-    if args.champion_model_uri != "none":
+    if args.champion_model_uri != NONE:
         report["summary"].update(champion_on_same_holdout(args.champion_model_uri, test, args))
+    calibration = report.pop("calibration")
     holdout = {
         f"holdout_{k}": v["value"]
         for section in report.values()
@@ -168,6 +210,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     log_evaluation(environ, meta.get("mlflow_run_id"), holdout)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2))
+    (args.output_dir / CALIBRATION_FILE).write_text(json.dumps(calibration, allow_nan=False))
     print(json.dumps({"evaluate": report["summary"]}), file=sys.stdout)
     return 0
 

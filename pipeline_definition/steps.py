@@ -1,9 +1,10 @@
 """The pipeline's steps, one function each, in the order the pipeline runs them.
 
-preprocess -> train -> evaluate (holdout) -> baseline -> governance [-> package for Triton] -> accuracy > MinAccuracy
-? register : fail. The governance step writes the model's lineage, model card and readiness verdict; Register copies
-them into the package's metadata, where the approval paths read them. The step scripts themselves are in
-pipeline_code/ (the SageMaker container contract); here is only how the pipeline calls them.
+preprocess -> train -> evaluate (holdout) -> baseline (+ evaluate's calibration) -> governance [-> package for
+Triton] -> accuracy > MinAccuracy ? register : fail. The governance step writes the model's lineage, model card and
+readiness verdict; Register copies them into the package's metadata, where the approval paths read them. The step
+scripts themselves are in pipeline_code/ (the SageMaker container contract); here is only how the pipeline calls
+them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 from sagemaker.xgboost.estimator import XGBoost
 
-from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS
+from contracts.package_metadata import PACKAGE_METADATA_KEYS, PIPELINE_EXECUTION_ARN, TRITON_MODEL_DATA_URI
+from contracts.sentinels import NONE
 from pipeline_code.serving_code import serving_environment
 from pipeline_code.triton_repository import instance_kind_for
 from pipeline_definition.images import model_image_uri
@@ -40,7 +42,7 @@ from pipeline_definition.spec import PipelineSpec
 ACCURACY_JSON_PATH = "summary.accuracy"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 GOVERNANCE_PROPERTY_FILE = "GovernanceMetadata"
-TRITON_METADATA_KEY = "triton_model_data_uri"  # the package's Triton archive (what the deploy function copies)
+TRITON_METADATA_KEY = TRITON_MODEL_DATA_URI  # the package's Triton archive (what the deploy function copies)
 LIBRARY_DIR = "/opt/ml/processing/input/lib"
 
 
@@ -59,7 +61,7 @@ class Parameters:
             input_data=ParameterString(name="InputDataUri", default_value=spec.raw_data_uri),
             min_accuracy=ParameterFloat(name="MinAccuracy", default_value=spec.min_accuracy),
             approval=ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status),
-            champion=ParameterString(name="ChampionModelDataUri", default_value="none"),
+            champion=ParameterString(name="ChampionModelDataUri", default_value=NONE),
         )
 
     def all(self) -> list[Any]:
@@ -157,16 +159,22 @@ def evaluate_step(ctx: StepContext, preprocess: ProcessingStep, train: TrainingS
     )
 
 
-def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingStep:
-    """The drift baseline (statistics and constraints) of the training split."""
+def baseline_step(ctx: StepContext, preprocess: ProcessingStep, evaluate: ProcessingStep) -> ProcessingStep:
+    """The drift baseline (statistics and constraints) of the training split, with the PCA for multivariate drift,
+    and the evaluate step's calibration.json stored beside it (performance estimation from unlabelled traffic)."""
     train_split = ProcessingInput(
         source=_output(preprocess, "train"), destination="/opt/ml/processing/input/train", input_name="train"
+    )
+    calibration = ProcessingInput(
+        source=_output(evaluate, "evaluation"),
+        destination="/opt/ml/processing/input/evaluation",
+        input_name="evaluation",
     )
     return ProcessingStep(
         name="Baseline",
         step_args=ctx.processor.run(
             code=ctx.spec.baseline_code_uri,
-            inputs=[train_split, ctx.library],
+            inputs=[train_split, calibration, ctx.library],
             outputs=[_processing_output(ctx, "baseline")],
             arguments=["--target", ctx.spec.target, "--chunk-rows", str(ctx.spec.preprocess_chunk_rows)],
         ),
@@ -280,7 +288,7 @@ def register_step(
             # Links the package to the run that produced it (the retraining loop finds its challenger by this), and
             # carries the governance step's lineage and readiness verdict (what the approval paths check).
             customer_metadata_properties={
-                "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                PIPELINE_EXECUTION_ARN: ExecutionVariables.PIPELINE_EXECUTION_ARN,
                 **({TRITON_METADATA_KEY: _s3_file(triton, "triton", "model.tar.gz")} if triton else {}),
                 **{
                     key: JsonGet(step_name=governance.name, property_file=GOVERNANCE_PROPERTY_FILE, json_path=key)

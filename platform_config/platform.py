@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from contracts import ssm as ssm_names
+
 CONTEXT_KEY = "platform"
 DUMMY_ACCOUNT = "111111111111"
 
@@ -128,6 +130,8 @@ class PlatformConfig:
     ground_truth_prefix: str = "ground-truth"  # capture bucket prefix of ground-truth labels (model quality)
     drift_lookback_hours: int = 24  # capture files older than this are not analysed
     drift_min_rows: int = 100  # an event-triggered drift run with fewer new rows waits for the next run
+    # MultivariateDriftAlarm: the window's PCA reconstruction error above this many times the training rows'
+    multivariate_drift_ratio: float = 1.2
 
     # Governance: the readiness policy (prototype -> staging) and the model card
     readiness_majority_margin: float = 0.0  # accuracy must beat the majority-class accuracy by more than this
@@ -141,7 +145,7 @@ class PlatformConfig:
     @property
     def approved_package_parameter(self) -> str:
         """SSM parameter holding the model package the endpoint serves (the deploy path's desired state)."""
-        return f"/{self.project_name}/serving/approved-model-package-arn"
+        return ssm_names.approved_package_parameter(self.project_name)
 
     @property
     def xgboost_hyperparameters(self) -> dict[str, Any]:
@@ -295,6 +299,7 @@ def _validate(c: PlatformConfig) -> None:
     check(bool(re.match(r"^[a-z][a-z-]{0,62}$", c.ground_truth_prefix)), "ground_truth_prefix", "lowercase, '-'")
     check(1 <= c.drift_lookback_hours <= 168, "drift_lookback_hours", "must be between 1 and 168")
     check(c.drift_min_rows >= 1, "drift_min_rows", "must be at least 1")
+    check(c.multivariate_drift_ratio > 1.0, "multivariate_drift_ratio", "must be above 1 (1 = no change)")
     # Data larger than memory
     check(1_000 <= c.preprocess_chunk_rows <= 10_000_000, "preprocess_chunk_rows", "must be between 1000 and 10000000")
     check(1 <= c.train_shard_count <= 10_000, "train_shard_count", "must be between 1 and 10000")
@@ -324,6 +329,16 @@ def _validate(c: PlatformConfig) -> None:
         c.serving_mode != "triton" or c.training_engine == "xgboost",
         "serving_mode",
         "'triton' serves XGBoost models: it needs training_engine 'xgboost'",
+    )
+    # The XGBoost engine's packages are served in script mode (inference.py), and the SageMaker XGBoost container
+    # refuses a multi-model endpoint in script mode ("Multi model not supported in script mode.",
+    # aws/sagemaker-xgboost-container src/sagemaker_xgboost_container/serving_mms.py); only its built-in
+    # algorithm mode supports multi-model endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html).
+    check(
+        c.serving_mode != "multi_model" or c.training_engine != "xgboost",
+        "serving_mode",
+        "'multi_model' cannot serve training_engine 'xgboost': the SageMaker XGBoost container refuses multi-model "
+        "endpoints in script mode; use 'triton' (XGBoost on a Triton multi-model endpoint) or another mode",
     )
     check(bool(re.match(r"^\d{2}\.\d{2}$", c.triton_image_version)), "triton_image_version", "like 25.09")
     check(

@@ -1,7 +1,8 @@
 """The import contracts of `make architecture` see what they are meant to guard.
 
-import-linter analyses packages only: a Lambda folder without `__init__.py` is invisible to it, and a CLI module
-left out of the independence contract is unchecked. Both would let a contract pass without checking anything.
+import-linter analyses packages only: a Lambda folder without `__init__.py` is invisible to it, and a Lambda package
+or CLI module left out of its independence contract is unchecked. Each would let a contract pass without checking
+anything.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ def test_every_lambda_folder_is_a_package_the_contract_sees() -> None:
     assert [p.name for p in folders if not (p / "__init__.py").is_file()] == []
     sources = {m for c in _contracts() if c["type"] == "forbidden" for m in c["source_modules"]}
     assert "lambdas" in sources
+
+
+def test_every_lambda_package_is_in_the_independence_contract() -> None:
+    handlers = {f"lambdas.{p.name}" for p in (REPO / "lambdas").iterdir() if (p / "handler.py").is_file()}
+    assert handlers, "no lambdas/<name>/handler.py found"
+    independent = {m for c in _contracts() if c["type"] == "independence" for m in c["modules"]}
+    assert handlers - independent == set()
+    assert "lambdas.shared" not in independent  # the code every handler may import
+
+
+def test_contracts_package_is_guarded() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "contracts" in config["tool"]["importlinter"]["root_packages"]
+    sources = {m for c in _contracts() if c["type"] == "forbidden" for m in c["source_modules"]}
+    assert "contracts" in sources
 
 
 def test_every_cli_module_is_in_the_independence_contract() -> None:

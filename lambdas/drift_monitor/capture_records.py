@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from triton_records import FeatureEncoding, TensorError, is_tensor_request, request_rows, response_labels
+
+from lambdas.drift_monitor.triton_records import (
+    FeatureEncoding,
+    TensorError,
+    is_tensor_request,
+    request_rows,
+    response_labels,
+)
 
 
 @dataclass
@@ -38,6 +45,8 @@ class CaptureBatch:
     numeric: frozenset[str]
     cells: dict[str, list[Any]] = field(default_factory=dict)
     predictions: list[str | None] = field(default_factory=list)
+    # the model's probability of each predicted label (None where the response carries none): CBPE's input
+    probabilities: list[float | None] = field(default_factory=list)
     # eventId -> predicted labels of that invocation: joined later with ground truth (accuracy)
     events: dict[str, list[str | None]] = field(default_factory=dict)
     records: int = 0
@@ -59,18 +68,18 @@ class CaptureBatch:
                 continue
             self.records += 1
             try:
-                parsed = read_record(line, self.features, self.encoding)
+                rows, labels, event_id, probabilities = _read_record(line, self.features, self.encoding)
             except Malformed as exc:
                 self.malformed += 1
                 self.skipped[str(exc)] += 1
                 continue
-            rows, labels, event_id = parsed
             if event_id is not None and any(label is not None for label in labels):
                 self.events[event_id] = labels
-            for row, label in zip(rows, labels, strict=True):
+            for row, label, probability in zip(rows, labels, probabilities, strict=True):
                 for name, value in zip(self.features, row, strict=True):
                     self.cells[name].append(value)
                 self.predictions.append(label)
+                self.probabilities.append(probability)
 
     def columns(self, target: str | None) -> tuple[dict[str, np.ndarray], dict[str, int]]:
         """Columns for drift_core's WindowAccumulator.update, and unparseable numeric cells per column.
@@ -87,7 +96,12 @@ class CaptureBatch:
                 columns[name] = np.array([_category(v) for v in self.cells[name]], dtype=object)
         if target:
             columns[target] = np.array(self.predictions, dtype=object)
+        if any(p is not None for p in self.probabilities):
+            columns[PROBABILITY] = np.array([math.nan if p is None else p for p in self.probabilities], dtype=float)
         return columns, unparseable
+
+
+PROBABILITY = "__probability__"  # the column of the model's probabilities (not a model feature)
 
 
 class Malformed(ValueError):
@@ -108,6 +122,14 @@ def read_record(
     line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
 ) -> tuple[list[list[Any]], list[str | None], str | None]:
     """(rows, predicted labels, eventId) of one capture line; raises Malformed with the reason."""
+    rows, labels, event_id, _ = _read_record(line, features, encoding)
+    return rows, labels, event_id
+
+
+def _read_record(
+    line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
+) -> tuple[list[list[Any]], list[str | None], str | None, list[float | None]]:
+    """read_record plus the model's probability of each predicted label (None where the response has none)."""
     try:
         record = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -121,19 +143,22 @@ def read_record(
     content_type = str(channel.get("observedContentType", ""))
     if is_tensor_request(channel["data"], str(channel.get("encoding", "")), content_type):
         rows, labels = _tensor_record(capture, features, encoding)
+        probabilities: list[float | None] = []
     else:
         input_rows = _input_rows(channel, features)
         if input_rows is None:
             raise Malformed("request rows unreadable or of the wrong width")
         rows = input_rows
-        labels = _output_labels(capture.get("endpointOutput"))
+        labels, probabilities = _output(capture.get("endpointOutput"))
     if labels is None:
         labels = [None] * len(rows)  # input-only capture: features still count, no predicted labels
     if len(labels) != len(rows):
         raise Malformed(f"{len(labels)} predictions for {len(rows)} rows")
+    if len(probabilities) != len(rows):
+        probabilities = [None] * len(rows)
     metadata = record.get("eventMetadata")
     event_id = metadata.get("eventId") if isinstance(metadata, dict) else None
-    return rows, labels, event_id if isinstance(event_id, str) else None
+    return rows, labels, event_id if isinstance(event_id, str) else None, probabilities
 
 
 def _tensor_record(
@@ -207,22 +232,36 @@ def _json_rows(data: str, features: Sequence[str]) -> list[list[Any]] | None:
     return rows
 
 
-def _output_labels(channel: Any) -> list[str | None] | None:
+def _output(channel: Any) -> tuple[list[str | None] | None, list[float | None]]:
+    """Predicted labels (None: no response captured; []: unreadable, the record is malformed) and the model's
+    probability of each (the JSON `probability`, or the second CSV field; [] when the response has none)."""
     if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        return None
+        return None, []
     encoding = str(channel.get("encoding", "")).upper()
     data = channel["data"]
     if encoding == "JSON":
         try:
             predictions = json.loads(data).get("predictions")
         except (json.JSONDecodeError, AttributeError):
-            return []  # an unreadable response: the record does not pair up and is malformed
+            return [], []  # an unreadable response: the record does not pair up and is malformed
         if not isinstance(predictions, list):
-            return []
-        return [str(p["label"]) if isinstance(p, dict) and "label" in p else None for p in predictions]
+            return [], []
+        labels = [str(p["label"]) if isinstance(p, dict) and "label" in p else None for p in predictions]
+        return labels, [_probability(p.get("probability")) if isinstance(p, dict) else None for p in predictions]
     if encoding == "CSV":
-        return [row[0] for row in csv.reader(io.StringIO(data)) if row]
-    return []
+        rows = [row for row in csv.reader(io.StringIO(data)) if row]
+        return [row[0] for row in rows], [_probability(row[1]) if len(row) > 1 else None for row in rows]
+    return [], []
+
+
+def _probability(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0.0 <= number <= 1.0 else None
 
 
 def _floats(values: list[Any]) -> tuple[np.ndarray, int]:

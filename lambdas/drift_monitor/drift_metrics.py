@@ -1,7 +1,6 @@
 """The CloudWatch metrics of one drift run, from drift_core's report: pure logic, no AWS.
 
-Names and dimensions are a contract with the MonitoringStack's alarms (stacks/monitoring_stack.py): per-feature
-metrics carry the dimension `Feature`, all carry `EndpointName` (and Powertools adds `service`).
+Names and dimensions are a contract with the MonitoringStack's alarms: both import them from contracts/metrics.py.
 """
 
 from __future__ import annotations
@@ -10,18 +9,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MEAN_SHIFT_SIGMA = "MeanShiftSigma"
-PSI = "PSI"
-KS = "KS"
-LABEL_SHIFT = "LabelShiftLinf"
-ROWS = "RowsAnalyzed"
-OBJECTS = "CaptureObjectsProcessed"
-MALFORMED = "MalformedRecords"
-DRIFTED = "DriftedFeatures"
-BASELINE_MISSING = "BaselineMissing"
-ACCURACY = "Accuracy"
-GROUND_TRUTH_MATCHED = "GroundTruthMatched"
-GROUND_TRUTH_UNMATCHED = "GroundTruthUnmatched"
+from contracts.metrics import (
+    ACCURACY,
+    DRIFTED,
+    ESTIMATED_ACCURACY,
+    ESTIMATED_ACCURACY_STDERR,
+    GROUND_TRUTH_MATCHED,
+    GROUND_TRUTH_UNMATCHED,
+    KS,
+    LABEL_SHIFT,
+    MALFORMED,
+    MEAN_SHIFT_SIGMA,
+    MULTIVARIATE_ERROR,
+    MULTIVARIATE_RATIO,
+    OBJECTS,
+    PSI,
+    ROWS,
+)
 
 # report key -> metric name, for each feature (None values, e.g. KS of a categorical feature, are not sent)
 PER_FEATURE = {"mean_shift_sigma": MEAN_SHIFT_SIGMA, "psi": PSI, "ks": KS}
@@ -53,6 +57,16 @@ def run_metrics(report: Mapping[str, Any], *, objects: int, records: int, malfor
     label_shift = report.get("label_shift") or {}
     if label_shift.get("linf") is not None:
         metrics.append(Metric(LABEL_SHIFT, float(label_shift["linf"]), "None"))
+    estimate = report.get("performance_estimate") or {}
+    multivariate = report.get("multivariate") or {}
+    for metric, value in (
+        (ESTIMATED_ACCURACY, estimate.get("estimated_accuracy")),
+        (ESTIMATED_ACCURACY_STDERR, estimate.get("standard_error")),
+        (MULTIVARIATE_ERROR, multivariate.get("reconstruction_error")),
+        (MULTIVARIATE_RATIO, multivariate.get("ratio")),
+    ):
+        if value is not None:
+            metrics.append(Metric(metric, float(value), "None"))
     return metrics
 
 

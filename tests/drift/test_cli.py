@@ -186,3 +186,40 @@ def test_bom_crlf_and_no_final_newline(files: dict[str, Path], capsys: pytest.Ca
     code, out, _ = _check(capsys, "--baseline", str(files["base"]), "--data", str(odd), "--json")
     report = json.loads(out)
     assert code == 0 and report["rows"] == 2000 and report["features"]["income"]["unparseable"] == 0
+
+
+def test_probability_column_gives_the_cbpe_estimate_and_the_drift_kinds(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.read_csv(files["calm"])
+    rng = np.random.default_rng(9)
+    frame["pred"] = np.where(rng.random(len(frame)) < 0.5, "No", "Yes")
+    frame["proba"] = rng.uniform(0.5, 0.8, len(frame))
+    frame.loc[:4, "proba"] = np.nan  # rows without a probability are counted, not estimated
+    window = files["dir"] / "scored.csv"
+    frame.to_csv(window, index=False)
+    calibration = files["dir"] / "calibration.json"
+    calibration.write_text(json.dumps({"method": "isotonic", "pooled": {"x": [0.5, 1.0], "y": [0.5, 1.0]}}))
+    args = ["--baseline", str(files["base"]), "--data", str(window), "--min-accuracy", "0.85"]
+    code, out, _ = _check(capsys, *args, "--probability-column", "proba", "--calibration", str(calibration), "--json")
+    report = json.loads(out)
+    estimate = report["performance_estimate"]
+    expected = frame["proba"].dropna()
+    assert code == 0 and estimate["rows"] == len(expected) and estimate["rows_without_probability"] == 5
+    assert estimate["estimated_accuracy"] == pytest.approx(expected.mean())
+    assert estimate["below_min"] is True
+    assert report["drift_kinds"]["concept_drift"] is True and "concept_drift" in report["drift_kinds"]["detected"]
+    assert report["multivariate"]["drifted"] is False and report["drifted_features"] == []
+    # the table says the same
+    code, out, _ = _check(capsys, *args, "--probability-column", "proba", "--calibration", str(calibration))
+    assert "estimated accuracy (CBPE)" in out and "BELOW A_min" in out and "drift kinds: concept_drift" in out
+    # without a calibration there is nothing to estimate with: exit 2, naming the flag
+    code, _, err = _check(capsys, *args, "--probability-column", "proba")
+    assert code == 2 and "--probability-column" in err and "calibration" in err
+    code, _, err = _check(capsys, *args, "--probability-column", "nope", "--calibration", str(calibration))
+    assert code == 2 and "probability column 'nope' not found" in err
+    calibration.write_text('{"method": "isotonic"}')
+    code, _, err = _check(capsys, *args, "--probability-column", "proba", "--calibration", str(calibration))
+    assert (
+        code == 2 and "calibration.json" in err and "calibration.pooled" in err and len(err.strip().splitlines()) == 1
+    )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,6 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
 from mlops.serving.capture import _Event, to_record
 from pipeline_code import baseline as baseline_step
 
@@ -57,7 +58,7 @@ def baseline_dir(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture()
 def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)  # as PythonHandler sets it: part of the dimensions
-    module = load_handler_module("drift_monitor")
+    module = import_module("lambdas.drift_monitor.handler")
     module._baselines.clear()
     return module
 
@@ -176,6 +177,7 @@ def test_a_normal_window_stays_below_k_for_every_feature(handler, aws, settings,
     put_capture(aws, capture_lines(sample(frame, 1000, 1)), minute=0)
     put_capture(aws, capture_lines(sample(frame, 1000, 2)), minute=5)
     result = handler.run(aws, settings, triggered_by_object=False, now=NOW)
+    kinds = result.pop("drift_kinds")
     assert result == {
         "status": "analyzed",
         "package": package,
@@ -186,7 +188,10 @@ def test_a_normal_window_stays_below_k_for_every_feature(handler, aws, settings,
         "rows": 2000,
         "drifted_features": [],
         "unparseable": {},
+        "estimated_accuracy": None,  # this baseline holds no calibration
+        "multivariate_ratio": pytest.approx(1.0, abs=0.15),
     }
+    assert kinds["detected"] == [] and kinds["multivariate_drift"] is False
     records = emf(capsys.readouterr().out)
     assert {r["namespace"] for r in records} == {NAMESPACE}
     for r in records:
@@ -201,6 +206,37 @@ def test_a_normal_window_stays_below_k_for_every_feature(handler, aws, settings,
     assert (single(records, "MalformedRecords"), single(records, "DriftedFeatures")) == (0, 0)
     # Predicted labels (here: the true ones) against the training labels' priors.
     assert single(records, "LabelShiftLinf") < 0.02
+    assert single(records, "MultivariateDriftRatio") == pytest.approx(result["multivariate_ratio"])
+    assert single(records, "MultivariateReconstructionError") > 0
+    assert not [r for r in records if r["name"].startswith("EstimatedAccuracy")]
+
+
+def test_calibrated_probabilities_give_the_estimated_accuracy(
+    handler, aws, settings, frame, baseline_dir, tmp_path, capsys
+) -> None:
+    # The baseline with the evaluate step's calibration: the model's 0.9 means right 80% of the time ("No") or
+    # 60% ("Yes"; per predicted label).
+    calibrated = tmp_path / "baseline"
+    shutil.copytree(baseline_dir, calibrated)
+    statistics = json.loads((calibrated / "statistics.json").read_text())
+    statistics["mlops_drift"]["calibration"] = {
+        "method": "isotonic",
+        "pooled": {"x": [0.5, 1.0], "y": [0.5, 0.9]},
+        "per_label": {"No": {"x": [0.9], "y": [0.8]}, "Yes": {"x": [0.9], "y": [0.6]}},
+    }
+    (calibrated / "statistics.json").write_text(json.dumps(statistics))
+    approve(aws, calibrated)
+    rows = sample(frame, 1000, 4)
+    put_capture(aws, capture_lines(rows))
+    result = handler.run(aws, settings, triggered_by_object=False, now=NOW)
+    share_yes = float((rows["default"] == "Yes").mean())
+    expected = 0.8 * (1 - share_yes) + 0.6 * share_yes
+    assert result["estimated_accuracy"] == pytest.approx(expected)
+    records = emf(capsys.readouterr().out)
+    assert single(records, "EstimatedAccuracy") == pytest.approx(expected)
+    n_yes = round(share_yes * 1000)
+    stderr = np.sqrt((1000 - n_yes) * 0.8 * 0.2 + n_yes * 0.6 * 0.4) / 1000
+    assert single(records, "EstimatedAccuracyStdErr") == pytest.approx(stderr)
 
 
 def test_income_up_40_percent_crosses_k_only_for_income(handler, aws, settings, frame, baseline_dir, capsys) -> None:
@@ -346,7 +382,7 @@ def test_the_entry_point_reads_its_settings_from_the_environment(
 ) -> None:
     approve(aws, baseline_dir)
     put_capture(aws, capture_lines(sample(frame, 150, 11)))
-    monkeypatch.setattr(handler, "_clients", aws)
+    monkeypatch.setattr(handler, "Clients", lambda: aws)  # what lambda_handler uses
     env = {
         "ENDPOINT_NAME": ENDPOINT,
         "VARIANT_NAME": "AllTraffic",

@@ -122,3 +122,34 @@ def test_evaluate_scores_the_champion_on_the_same_holdout_set(split: Path, tmp_p
     )
     broken = json.loads((tmp_path / "f" / "evaluation.json").read_text())["summary"]
     assert broken["champion_accuracy"] is None and "missing" in broken["champion_error"]
+
+
+def test_evaluate_writes_an_isotonic_calibration_that_reproduces_the_holdout_accuracy(
+    split: Path, tmp_path: Path
+) -> None:
+    from drift_core.estimation import Calibration, PerformanceAccumulator
+    from pipeline_code.inference import input_fn, model_fn, predict_fn
+
+    _train(split, tmp_path / "model")
+    evaluate.main(
+        ["--model-dir", str(tmp_path / "model"), "--test-dir", str(split / "test"), "--output-dir", str(tmp_path / "e")]
+    )
+    document = json.loads((tmp_path / "e" / "calibration.json").read_text())
+    assert document["method"] == "isotonic" and document["rows"] > 0
+    calibration = Calibration.from_document(document)
+    assert np.all(np.diff(calibration.pooled[1]) >= 0)  # isotonic: more confident is never less often right
+    # The holdout's confidences as the endpoint answers them: CBPE on them gives back the holdout accuracy (an
+    # isotonic fit keeps the mean of what it fits), so labels, confidences and maps line up.
+    test = read_table_dir(split / "test")
+    features = test.drop(columns=["default"])
+    answers = predict_fn(
+        input_fn(json.dumps({"instances": json.loads(features.to_json(orient="records"))}), "application/json"),
+        model_fn(str(tmp_path / "model")),
+    )
+    estimate = PerformanceAccumulator(calibration)
+    estimate.update(
+        np.array([a["probability"] for a in answers]), np.array([a["label"] for a in answers], dtype=object)
+    )
+    report = json.loads((tmp_path / "e" / "evaluation.json").read_text())
+    assert estimate.estimated_accuracy == pytest.approx(report["summary"]["accuracy"], abs=0.01)
+    assert "calibration" not in report  # evaluation.json keeps the model-quality layout
