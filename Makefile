@@ -18,11 +18,12 @@ XDIST := -n $(JOBS) --dist loadfile
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
-# cfn-lint checks every template in the tests; CDK's own CloudFormation validation (~12 s a synth) would repeat it.
+# cfn-lint checks every template in the tests; CDK's own CloudFormation validation (1.6-1.9x the synth time, see
+# docs/development.md) would repeat it.
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
-.PHONY: setup container-setup browser-setup demo synth test test-quick container-test lint format lock bench clean
+.PHONY: setup container-setup browser-setup demo synth test test-quick container-test lint architecture typecheck format lock bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -78,10 +79,12 @@ synth: setup
 demo: synth
 	$(BIN)/mlops demo --out $(DEMO_DIR)
 
-# Everything: lint, the whole suite in parallel (unit and e2e), then the container-parity envs.
+# Everything: lint, the architecture and types, the whole suite in parallel (unit and e2e), then the
+# container-parity envs.
 test: setup container-setup browser-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory architecture typecheck
 	$(BIN)/pytest $(XDIST)
 	$(MAKE) --no-print-directory container-test
 
@@ -98,6 +101,15 @@ container-test: container-setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The folder boundaries of ARCHITECTURE.md ([tool.importlinter] in pyproject.toml).
+architecture: setup
+	$(BIN)/lint-imports --no-cache
+
+# mypy ([tool.mypy] in pyproject.toml) on the CDK app, the drift core, the contracts and the Lambdas: each handler is
+# a package (lambdas.<name>) importing lambdas.shared and contracts, so one run covers them all.
+typecheck: setup
+	$(BIN)/mypy app.py stacks drift_core contracts lambdas platform_config pipeline_definition
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -77,9 +77,9 @@ class PCAModel:
             else:
                 np.take(values, rows, out=x[j])
         bad = ~np.isfinite(x.sum(axis=1))
-        for j in np.flatnonzero(bad):
+        for row in np.flatnonzero(bad):
             # Missing and non-finite cells: imputed with the baseline mean (z = 0), as NannyML imputes.
-            x[j, ~usable(x[j])] = self.mean[j]
+            x[row, ~usable(x[row])] = self.mean[row]
         residual = self.projection @ x
         residual -= (self.projection @ self.mean)[:, None]
         return np.sqrt(np.einsum("ij,ij->j", residual, residual))
@@ -279,8 +279,9 @@ class RowSampler:
     _rng: np.random.Generator | None = field(default=None, repr=False, compare=False)
 
     def add(self, columns: Mapping[str, Any]) -> None:
-        arrays = [columns.get(name) for name in self.features]
-        if not arrays or not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in arrays):
+        found = [columns.get(name) for name in self.features]
+        arrays = [a for a in found if isinstance(a, np.ndarray) and a.dtype.kind in "fiu"]
+        if not arrays or len(arrays) != len(found):
             return
         n = arrays[0].size
         if any(a.size != n for a in arrays) or n == 0:

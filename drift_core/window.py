@@ -123,10 +123,13 @@ class WindowAccumulator:
         self._update_labels(columns, bad)
         if self.multivariate is not None:
             self.multivariate.update(columns)
-        if self.performance is not None and self.probability_column in columns:
+        probabilities = columns.get(self.probability_column or "")
+        # Only row values carry probabilities: a column already counted by category (CategoryCounts) has none.
+        if self.performance is not None and probabilities is not None and not isinstance(probabilities, CategoryCounts):
+            values = np.asarray(probabilities)
             labels = columns.get(self.probability_label_column or "")
-            row_aligned = isinstance(labels, np.ndarray) and labels.size == np.size(columns[self.probability_column])
-            self.performance.update(np.asarray(columns[self.probability_column]), labels if row_aligned else None)
+            aligned = labels if isinstance(labels, np.ndarray) and labels.size == values.size else None
+            self.performance.update(values, aligned)
 
     def _update_labels(self, columns: Mapping[str, np.ndarray | CategoryCounts], bad: Mapping[str, int]) -> None:
         name = self.baseline.target_name
@@ -136,8 +139,8 @@ class WindowAccumulator:
             self.target = empty_like(self.baseline.target)
         _feed(self.target, columns[name], bad.get(name, 0))
         labels, predictions = columns[name], columns.get(self.prediction_column or "")
-        row_aligned = not isinstance(labels, CategoryCounts) and not isinstance(predictions, CategoryCounts)
-        if predictions is not None and row_aligned:
+        # Quality needs labels and predictions row by row: counts of categories cannot be paired.
+        if isinstance(labels, np.ndarray) and isinstance(predictions, np.ndarray):
             self.quality.update(labels, predictions)
 
     def merge(self, other: WindowAccumulator) -> WindowAccumulator:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
-from mlops.user_input import dumps, number, read_json, read_json_object
+from mlops.user_input import check_model_dir, display_path, dumps, number, read_json, read_json_object
 
 EXIT_NO_FIT = 1
 BUSY_WARNING = 0.8  # the load test got less than this share of a core: latency figures are inflated
@@ -129,8 +129,6 @@ def _profile(args: argparse.Namespace) -> Any:
         return load_profile(args.measured, args.gpu_speedup, args.parallel_efficiency)
     limits = LoadLimits(args.clients, args.duration, args.max_requests, efficiency_seconds=min(1.0, args.duration / 2))
     if args.model_dir is not None:
-        from mlops.serve_cli import check_model_dir
-
         check_model_dir(args.model_dir)
         bodies, payload = payloads_for(args.model_dir)
         return measure(args.model_dir, bodies, limits, args.parallel_efficiency, args.gpu_speedup, payload)
@@ -241,14 +239,6 @@ def _result(rec: Any, profile: Any, traffic: Any, assume: Any, catalogue: Any, r
 
 def _num(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, int | float) else "?"
-
-
-def display_path(path: Path) -> str:
-    """Relative to the working directory when inside it: shorter, and the same on every checkout."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def render(r: dict[str, Any]) -> str:

@@ -7,10 +7,7 @@ import sys
 from pathlib import Path
 
 from mlops.errors import UserError
-from mlops.user_input import number, output_dir
-from pipeline_code.common import first_line
-
-MODEL_FILES = ("model.joblib", "model_meta.json")
+from mlops.user_input import check_model_dir, model_load_error, number, output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,22 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--capture-percent", type=number(0.0, 100.0), default=100.0, help="share of invocations to capture (0-100)"
     )
     parser.set_defaults(handler=run)
-
-
-def check_model_dir(model_dir: Path) -> None:
-    if not model_dir.is_dir():
-        raise UserError(f"model directory not found: {model_dir}")
-    for name in MODEL_FILES:
-        if not (model_dir / name).is_file():
-            raise UserError(f"model directory {model_dir} has no {name}")
-
-
-def model_load_error(exc: Exception) -> UserError:
-    """One line for a model that does not load: its own cause named with its type (a corrupt joblib file fails
-    with e.g. KeyError: 189, which alone says nothing)."""
-    cause = exc.__cause__
-    detail = f" ({type(cause).__name__}: a corrupt or incomplete model file?)" if cause is not None else ""
-    return UserError(f"{first_line(exc).rstrip(': ')}{detail}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -114,7 +114,7 @@ def encode_record(encoding: Mapping[str, Any], record: Mapping[str, Any]) -> lis
     vector: list[float] = []
     for feature in encoding["features"]:
         value = record.get(feature["name"])
-        if _is_missing(value):
+        if value is None or _is_missing(value):
             vector.append(math.nan)
         elif feature["kind"] == "categorical":
             levels = feature["categories"]

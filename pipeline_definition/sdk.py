@@ -33,8 +33,8 @@ def config_validated_once(config: dict[str, Any] = SDK_CONFIG) -> Iterator[None]
     validate_sagemaker_config(config)
     original = sagemaker.utils.validate_sagemaker_config
 
-    def validate(candidate: Any = None) -> Any:
-        return None if candidate == config else original(candidate)
+    def validate(sagemaker_config: Any = None) -> Any:  # the SDK function's parameter name, for keyword calls
+        return None if sagemaker_config == config else original(sagemaker_config)
 
     sagemaker.utils.validate_sagemaker_config = validate
     try:

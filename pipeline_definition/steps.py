@@ -21,6 +21,7 @@ from sagemaker.sklearn.estimator import SKLearn
 from sagemaker.sklearn.processing import SKLearnProcessor
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionGreaterThan
+from sagemaker.workflow.entities import PipelineVariable
 from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.fail_step import FailStep
 from sagemaker.workflow.functions import Join, JsonGet
@@ -136,9 +137,11 @@ def preprocess_step(ctx: StepContext) -> ProcessingStep:
 def train_step(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
     """The XGBoost engine: each instance gets its own share of the train shards (ShardedByS3Key) and they train
     one model together; the other steps are the same for both engines."""
-    sharded = {"distribution": "ShardedByS3Key"} if ctx.spec.training_instance_count > 1 else {}
+    distribution = "ShardedByS3Key" if ctx.spec.training_instance_count > 1 else None  # None: the SDK's default
     # Preprocess writes the training split as Parquet shards (script mode reads the files itself).
-    channel = TrainingInput(s3_data=_output(preprocess, "train"), content_type="application/x-parquet", **sharded)
+    channel = TrainingInput(
+        s3_data=_output(preprocess, "train"), content_type="application/x-parquet", distribution=distribution
+    )
     return TrainingStep(name="Train", step_args=_estimator(ctx.spec, ctx.session).fit({"train": channel}))
 
 
@@ -264,11 +267,12 @@ def register_step(
     )
     # The framework container imports inference.py from model.tar.gz's code/ (the training job packs it there):
     # the package's models run with network isolation, which rules out an s3:// submit directory (serving_code).
+    env: dict[str, str | PipelineVariable] = dict(serving_environment())
     model = Model(
         image_uri=model_image_uri(spec),
         model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
         role=spec.role_arn,
-        env=serving_environment(),
+        env=env,
         sagemaker_session=ctx.session,
     )
     return ModelStep(
@@ -307,10 +311,11 @@ def accuracy_gate(
     )
     return ConditionStep(
         name="AccuracyAboveMinimum",
-        conditions=[ConditionGreaterThan(left=accuracy, right=min_accuracy)],
+        # JsonGet is a valid operand (the SDK's own examples gate on it); its annotation leaves it out.
+        conditions=[ConditionGreaterThan(left=accuracy, right=min_accuracy)],  # type: ignore[arg-type]
         if_steps=[register],
         else_steps=[fail],
-        depends_on=depends_on,
+        depends_on=[*depends_on],  # a list of the SDK's step types: ProcessingStep is one
     )
 
 

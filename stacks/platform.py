@@ -75,8 +75,8 @@ def add_platform(scope: Construct, config: PlatformConfig) -> Platform:
         description="MLOps monitoring: drift function, Model Monitor, alarms, model-degraded alarm, dashboard",
     )
     # The desired-state parameter is referenced by name (not a cross-stack export): deploy order says it exists.
-    for stack in (serving, monitoring):
-        stack.add_dependency(build)
+    for dependent in (serving, monitoring):
+        dependent.add_dependency(build)
     monitoring.add_stack_dependency(serving)  # the schedules need the endpoint the serving stack creates
     retraining = RetrainingStack(
         scope,

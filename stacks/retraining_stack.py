@@ -9,7 +9,7 @@ every task: Retry with backoff, Catch -> notify -> release the lock -> fail (the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -35,6 +35,9 @@ from stacks.constructs.kms_grants import kms_via_service_statement
 from stacks.constructs.python_handler import PythonHandler
 from stacks.constructs.retrain_recheck import RetrainRecheck
 from stacks.constructs.sagemaker_grants import grant_model_card_publishing
+
+# A task passed through `caught` keeps its own type (LambdaInvoke, SnsPublish, ...).
+_Task = TypeVar("_Task", bound=sfn.TaskStateBase)
 
 
 class RetrainingStack(cdk.Stack):
@@ -255,7 +258,7 @@ class RetrainingStack(cdk.Stack):
         on_failure = notify_failure.next(release_after_failure).next(failed)
         catchable = []
 
-        def caught(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
+        def caught(task: _Task) -> _Task:
             catchable.append(task)
             return task
 

@@ -145,9 +145,10 @@ def _read_record(
         rows, labels = _tensor_record(capture, features, encoding)
         probabilities: list[float | None] = []
     else:
-        rows = _input_rows(channel, features)
-        if rows is None:
+        input_rows = _input_rows(channel, features)
+        if input_rows is None:
             raise Malformed("request rows unreadable or of the wrong width")
+        rows = input_rows
         labels, probabilities = _output(capture.get("endpointOutput"))
     if labels is None:
         labels = [None] * len(rows)  # input-only capture: features still count, no predicted labels
@@ -196,6 +197,7 @@ def _input_rows(channel: Any, features: Sequence[str]) -> list[list[Any]] | None
     if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
         return None
     encoding = str(channel.get("encoding", "")).upper()
+    rows: list[list[Any]] | None
     if encoding == "CSV":
         rows = [row for row in csv.reader(io.StringIO(channel["data"])) if row and row != [""]]
         if rows and [c.strip().lower() for c in rows[0]] == [f.lower() for f in features]:

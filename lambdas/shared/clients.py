@@ -26,7 +26,7 @@ def client(service: str) -> Any:
     """The container's client for `service` (region and credentials from the function's environment)."""
     with _lock:
         if service not in _cache:
-            _cache[service] = boto3.client(service)  # type: ignore[call-overload]
+            _cache[service] = boto3.client(service)
         return _cache[service]
 
 
@@ -35,7 +35,7 @@ def resource(service: str) -> Any:
     key = f"resource:{service}"
     with _lock:
         if key not in _cache:
-            _cache[key] = boto3.resource(service)  # type: ignore[call-overload]
+            _cache[key] = boto3.resource(service)
         return _cache[key]
 
 

@@ -1,6 +1,6 @@
 """Publish the SageMaker Model Card of a package being approved: one card per approved package.
 
-The card's content is built once, at build time, by the shared builder (mlops/governance/model_card.py) and
+The card's content is built once, at build time, by the shared builder (pipeline_code/model_card_content.py) and
 stored next to the evaluation report; the package's metadata `model_card_uri` says where. Here it is only read,
 marked Approved, and created (or, when the card already exists, updated to a new version). Packages that record
 no card are approved without one: the readiness verdict already required a filled card at build time.

@@ -3,5 +3,5 @@ from a versioned catalogue, recommend the cheapest one that meets a latency SLO,
 architecture from the synthesized templates.
 
 Modules: ``catalogue`` (the price data file), ``measure`` (bounded loopback load test), ``capacity`` (pure
-capacity and recommendation functions), ``stage_config`` (``--apply``), ``cost`` (``mlops cost``).
+capacity and recommendation functions), ``apply`` (``--apply``), ``cost`` (``mlops cost``).
 """
