@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = 120.0
-# The `mlops` entry point, with the demo command registered even before mlops/cli.py lists it.
+# The `mlops` entry point, with the demo command registered even before mlops/cli/main.py lists it.
 _CLI = (
     "import sys; from mlops import cli, demo_cli; groups = cli._command_groups;"
     "cli._command_groups = lambda: [*(g for g in groups() if g is not demo_cli.register), demo_cli.register];"

@@ -1,6 +1,6 @@
 """SageMaker data-capture JSON lines -> feature columns and predicted labels: pure logic, no AWS.
 
-One line per captured invocation (the format SageMaker writes, and `mlops/serving/capture.py` offline)::
+One line per captured invocation (the format SageMaker writes, and `mlops/local/serving/capture.py` offline)::
 
     {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "...",
      "encoding": "CSV"}, "endpointOutput": {...}}, "eventMetadata": {"eventId": "...", ...}, "eventVersion": "0"}

@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from mlops.lambda_loader import load_handler_module
-from mlops.twin.deploy_timing import ServingStackModel, Timeline
+from mlops.twin.emulators.deploy_timing import ServingStackModel, Timeline
 from tests.lambdas.packages import READY
 
 GROUP = "mlops-models"

@@ -246,7 +246,7 @@ def test_service_prefixes_come_from_the_signing_name() -> None:
 
 
 def test_a_policy_naming_what_the_twin_did_not_create_is_kept_unresolved(tmp_path: Any) -> None:
-    from mlops.twin.iam_roles import role_policies
+    from mlops.twin.emulators.iam_roles import role_policies
     from mlops.twin.templates import Assembly, Resolver
 
     template = {
