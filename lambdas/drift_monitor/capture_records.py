@@ -5,21 +5,17 @@ One line per captured invocation (the format SageMaker writes, and `mlops/local/
     {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "...",
      "encoding": "CSV"}, "endpointOutput": {...}}, "eventMetadata": {"eventId": "...", ...}, "eventVersion": "0"}
 
-The request body is what the model's `input_fn` reads (pipeline_code/inference.py): CSV rows in the model's
-feature order (the baseline's feature order: both come from the training frame), or JSON
-`{"instances": [[...]] | [{...}]}` or one object. The response is `{"predictions": [{"label", ...}]}` or CSV
-`label,probability` lines. In serving_mode "triton" the request is a KServe v2 tensor of *encoded* features and
-the response Triton's `outputs` tensor: decoded with the model's feature encoding (triton_records.py), given as
-`encoding`. A line that cannot be read that way (bad JSON, no captureData, a row of the wrong width, a BASE64
-body, predictions that do not pair up with the rows, a tensor of the wrong shape or datatype) is one malformed
-record: counted (with its reason in `skipped`) and skipped, never fatal.
+Reading a line (CSV or JSON request, `instances` unwrapped, response labels, the eventId) is drift_core's
+capture codec (drift_core/capture_codec.py), the same as `mlops drift check`. Only serving_mode "triton" is read
+here: the request is a KServe v2 tensor of *encoded* features and the response Triton's `outputs` tensor, decoded
+with the model's feature encoding (triton_records.py), given as `encoding`. A line that cannot be read (bad JSON,
+no captureData, a row of the wrong width, a BASE64 body, predictions that do not pair up with the rows, a tensor
+of the wrong shape or datatype) is one malformed record: counted (with its reason in `skipped`) and skipped, never
+fatal.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -28,6 +24,10 @@ from typing import Any
 
 import numpy as np
 from triton_records import FeatureEncoding, TensorError, is_tensor_request, request_rows, response_labels
+
+from drift_core.capture_codec import Labels, Malformed, Rows, TensorDecoder, decode_line
+
+__all__ = ["CaptureBatch", "FeatureEncoding", "Malformed", "parse_record", "read_record"]
 
 
 @dataclass
@@ -90,10 +90,6 @@ class CaptureBatch:
         return columns, unparseable
 
 
-class Malformed(ValueError):
-    """A capture line that is not a usable record; the message is the skip reason."""
-
-
 def parse_record(
     line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
 ) -> tuple[list[list[Any]], list[str | None], str | None] | None:
@@ -108,31 +104,21 @@ def read_record(
     line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
 ) -> tuple[list[list[Any]], list[str | None], str | None]:
     """(rows, predicted labels, eventId) of one capture line; raises Malformed with the reason."""
-    try:
-        record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("not a JSON line") from None
-    capture = record.get("captureData") if isinstance(record, dict) else None
-    if not isinstance(capture, dict):
-        raise Malformed("no captureData")
-    channel = capture.get("endpointInput")
-    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        raise Malformed("no endpointInput data")
-    content_type = str(channel.get("observedContentType", ""))
-    if is_tensor_request(channel["data"], str(channel.get("encoding", "")), content_type):
-        rows, labels = _tensor_record(capture, features, encoding)
-    else:
-        rows = _input_rows(channel, features)
-        if rows is None:
-            raise Malformed("request rows unreadable or of the wrong width")
-        labels = _output_labels(capture.get("endpointOutput"))
-    if labels is None:
-        labels = [None] * len(rows)  # input-only capture: features still count, no predicted labels
-    if len(labels) != len(rows):
-        raise Malformed(f"{len(labels)} predictions for {len(rows)} rows")
-    metadata = record.get("eventMetadata")
-    event_id = metadata.get("eventId") if isinstance(metadata, dict) else None
-    return rows, labels, event_id if isinstance(event_id, str) else None
+    record = decode_line(line, features, _tensor_decoder(encoding))
+    return record.rows, record.labels, record.event_id
+
+
+def _tensor_decoder(encoding: FeatureEncoding | None) -> TensorDecoder:
+    """The codec's hook for Triton's KServe v2 tensors: None for a request that is not one."""
+
+    def decode(capture: dict[str, Any], features: Sequence[str]) -> tuple[Rows, Labels | None] | None:
+        channel = capture["endpointInput"]
+        content_type = str(channel.get("observedContentType", ""))
+        if not is_tensor_request(channel["data"], str(channel.get("encoding", "")), content_type):
+            return None
+        return _tensor_record(capture, features, encoding)
+
+    return decode
 
 
 def _tensor_record(
@@ -165,62 +151,6 @@ def _tensor_record(
     except TensorError as exc:
         raise Malformed(f"tensor response: {exc}") from None
     return rows, labels
-
-
-def _input_rows(channel: Any, features: Sequence[str]) -> list[list[Any]] | None:
-    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        return None
-    encoding = str(channel.get("encoding", "")).upper()
-    if encoding == "CSV":
-        rows = [row for row in csv.reader(io.StringIO(channel["data"])) if row and row != [""]]
-        if rows and [c.strip().lower() for c in rows[0]] == [f.lower() for f in features]:
-            rows = rows[1:]  # a header row, which the model tolerates too
-    elif encoding == "JSON":
-        rows = _json_rows(channel["data"], features)
-    else:
-        return None  # BASE64: a content type the model does not read
-    if not rows or any(len(row) != len(features) for row in rows):
-        return None
-    return rows
-
-
-def _json_rows(data: str, features: Sequence[str]) -> list[list[Any]] | None:
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    instances = document.get("instances", [document])
-    if not isinstance(instances, list):
-        return None
-    rows: list[list[Any]] = []
-    for item in instances:
-        if isinstance(item, list):
-            rows.append(item)
-        elif isinstance(item, dict) and set(item) == set(features):
-            rows.append([item[name] for name in features])
-        else:
-            return None
-    return rows
-
-
-def _output_labels(channel: Any) -> list[str | None] | None:
-    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        return None
-    encoding = str(channel.get("encoding", "")).upper()
-    data = channel["data"]
-    if encoding == "JSON":
-        try:
-            predictions = json.loads(data).get("predictions")
-        except (json.JSONDecodeError, AttributeError):
-            return []  # an unreadable response: the record does not pair up and is malformed
-        if not isinstance(predictions, list):
-            return []
-        return [str(p["label"]) if isinstance(p, dict) and "label" in p else None for p in predictions]
-    if encoding == "CSV":
-        return [row[0] for row in csv.reader(io.StringIO(data)) if row]
-    return []
 
 
 def _floats(values: list[Any]) -> tuple[np.ndarray, int]:

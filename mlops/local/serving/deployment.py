@@ -17,15 +17,27 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mlops.local.serving.fleet import Fleet, Routing
 from mlops.local.serving.policy import BlueGreenPolicy, ErrorAlarm
 
-if TYPE_CHECKING:
-    from mlops.local.serving.endpoint import Endpoint
-
 _DRAIN_TIMEOUT_S = 30.0
+
+
+class DeploymentTarget(Protocol):
+    """What a deployment needs of the endpoint it updates (mlops.local.serving.endpoint.Endpoint is one).
+
+    A protocol, so that this module does not import the endpoint module that imports it."""
+
+    closing: threading.Event
+
+    @property
+    def routing(self) -> Routing: ...
+
+    def set_routing(self, routing: Routing) -> None: ...
+
+    def load_fleet(self, model_dir: Path, warmup_rounds: int, inference_path: Path | None = None) -> Fleet: ...
 
 
 class DeploymentStatus(StrEnum):
@@ -51,7 +63,7 @@ class Deployment:
     """Runs one update in a background thread; ``wait`` returns its :class:`DeploymentResult`."""
 
     def __init__(
-        self, endpoint: Endpoint, model_dir: Path, policy: BlueGreenPolicy, inference_path: Path | None = None
+        self, endpoint: DeploymentTarget, model_dir: Path, policy: BlueGreenPolicy, inference_path: Path | None = None
     ) -> None:
         # Validate the routing before anything loads, so a bad policy fails the call, not the thread.
         self._steps = policy.traffic_routing.steps()
