@@ -30,8 +30,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --seed puts pip in the venv: the drift layer build runs `python -m pip install --platform ...` for the Lambda
+# runtime (stacks/constructs/drift_layer.py), and uv's venvs have no pip otherwise.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(UV)
-	test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	test -x $(BIN)/python || $(UV) venv --quiet --seed --python $(PYTHON) $(VENV)
 	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[dev]"
 	touch $@
 

@@ -57,7 +57,28 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "StateMachineName": ("stateMachineArn",),
     "KeyId": ("KeyId",),
     "QueueName": ("QueueUrl",),
+    "AlarmName": ("AlarmName", "AlarmNames"),  # cloudwatch:DescribeAlarms is authorized per named alarm
 }
+
+
+# Services whose request signing name is not their IAM service prefix. CloudWatch's API endpoint and SigV4 name is
+# `monitoring` (https://docs.aws.amazon.com/general/latest/gr/cw_region.html) while its actions are `cloudwatch:*`
+# ("Actions, resources, and condition keys for Amazon CloudWatch": service prefix `cloudwatch`); SES signs as
+# `email` and authorizes `ses:*`.
+_IAM_PREFIX_OF_SIGNING_NAME: dict[str, str] = {"monitoring": "cloudwatch", "email": "ses"}
+
+
+def iam_prefix(signing_name: str) -> str:
+    """The IAM service prefix of a botocore service model's signing name (the same for most services)."""
+    return _IAM_PREFIX_OF_SIGNING_NAME.get(signing_name, signing_name)
+
+
+def known_prefix(prefix: str) -> bool:
+    """Whether the IAM database has the service prefix at all."""
+    try:
+        return "privileges" in get_service_prefix_data(prefix)
+    except (KeyError, TypeError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,8 @@ def _operation_index(prefix: str) -> dict[str, tuple[str, ...]]:
 
 def actions_for(prefix: str, operation: str) -> tuple[str, ...]:
     """The IAM action names (without prefix) an operation needs; empty when the database does not know it."""
+    if not known_prefix(prefix):
+        return ()
     privileges = get_service_prefix_data(prefix)["privileges"]
     if operation in privileges:
         return (operation,)

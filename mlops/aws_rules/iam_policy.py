@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.aws_rules.iam_actions import Requirement, actions_for, build_resources, resource_types
+from mlops.aws_rules.iam_actions import Requirement, actions_for, build_resources, iam_prefix, resource_types
 from mlops.aws_rules.iam_statements import ContextValue, Statement, evaluate
 from mlops.aws_rules.interception import ApiCall, aws_error
 from mlops.aws_rules.principals import principal_of
@@ -120,7 +120,7 @@ class IamEnforcer:
     # -- what AWS authorizes for the call ----------------------------------------------------------------------
 
     def requirements(self, call: ApiCall, principal: str) -> list[Requirement]:
-        prefix = call.client.meta.service_model.signing_name
+        prefix = iam_prefix(call.client.meta.service_model.signing_name)
         account = principal.split(":")[4]
         pseudo = {"Partition": self.partition, "Region": call.region or "", "Account": account}
         base = self._context(call, principal)

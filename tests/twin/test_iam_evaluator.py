@@ -245,6 +245,25 @@ def test_service_prefixes_come_from_the_signing_name() -> None:
     assert boto3.client("stepfunctions", region_name="us-east-1").meta.service_model.signing_name == "states"
 
 
+def test_cloudwatch_calls_are_authorized_as_cloudwatch_actions() -> None:
+    """CloudWatch signs as `monitoring` but authorizes `cloudwatch:` actions (the re-check function's DescribeAlarms
+    used to fail with a KeyError on the unknown `monitoring` prefix)."""
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        assert cloudwatch.meta.service_model.signing_name == "monitoring"
+        with enforcing(IamEnforcer({ROLE: []})), acting_as(ROLE), pytest.raises(ClientError) as denied:
+            cloudwatch.describe_alarms(AlarmNames=["a"])
+        assert "cloudwatch:DescribeAlarms" in denied.value.response["Error"]["Message"]
+        granted = IamEnforcer({ROLE: [allow("cloudwatch:DescribeAlarms", "*")]})
+        with enforcing(granted), acting_as(ROLE):
+            cloudwatch.describe_alarms(AlarmNames=["a"])
+        assert granted.report.evaluated_calls == 1 and granted.report.denials == []
+
+
+def test_a_service_prefix_the_database_lacks_maps_to_no_action() -> None:
+    assert actions_for("no-such-service", "Anything") == ()
+
+
 def test_a_policy_naming_what_the_twin_did_not_create_is_kept_unresolved(tmp_path: Any) -> None:
     from mlops.twin.emulators.iam_roles import role_policies
     from mlops.twin.templates import Assembly, Resolver
