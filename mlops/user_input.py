@@ -19,6 +19,8 @@ from mlops.errors import UserError
 # Numeric flags are bounded so that the arithmetic behind them stays finite: 1e308 req/s is finite, but the peak
 # (x peak factor) or a monthly count (x 730 h x 3600 s) of it overflows to inf. 1e12 is far above any real figure.
 FLAG_LIMIT = 1e12
+# What `mlops serve` and `mlops rightsize --model-dir` need in a model folder.
+MODEL_FILES = ("model.joblib", "model_meta.json")
 
 
 def read_text(path: Path, what: str = "file") -> str:
@@ -166,3 +168,29 @@ def number(
 
     parse.__name__ = "number"  # argparse names the type in its message: "invalid number value"
     return parse
+
+
+def check_model_dir(model_dir: Path) -> None:
+    if not model_dir.is_dir():
+        raise UserError(f"model directory not found: {model_dir}")
+    for name in MODEL_FILES:
+        if not (model_dir / name).is_file():
+            raise UserError(f"model directory {model_dir} has no {name}")
+
+
+def model_load_error(exc: Exception) -> UserError:
+    """One line for a model that does not load: its own cause named with its type (a corrupt joblib file fails
+    with e.g. KeyError: 189, which alone says nothing)."""
+    from pipeline_code.common import first_line  # here: the step library imports pandas
+
+    cause = exc.__cause__
+    detail = f" ({type(cause).__name__}: a corrupt or incomplete model file?)" if cause is not None else ""
+    return UserError(f"{first_line(exc).rstrip(': ')}{detail}")
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when inside it: shorter, and the same on every checkout."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -115,4 +115,4 @@ def test_cli_command_modules_do_not_import_each_other() -> None:
         for name in sorted(others)
         if imported_modules(name, everywhere=True) & (commands - {name})
     }
-    assert offenders == {}, "only mlops.cli.main may import a command module; shared code goes in mlops.cli._common"
+    assert offenders == {}, "only mlops.cli.main may import a command module; shared code goes in mlops.user_input"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError
-from mlops.user_input import dumps, number
+from mlops.user_input import display_path, dumps, number
 
 # Flags for every usage assumption, named after the Usage field.
 _FLAGS = {
@@ -55,7 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlops.cli._common import display_path
     from mlops.rightsizing.catalogue import CATALOGUE_PATH, load_catalogue
     from mlops.rightsizing.cost import Usage, estimate, load_templates
 

@@ -12,9 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlops.cli._common import display_path
 from mlops.errors import UserError
-from mlops.user_input import dumps, number, read_json, read_json_object
+from mlops.user_input import check_model_dir, display_path, dumps, number, read_json, read_json_object
 
 EXIT_NO_FIT = 1
 BUSY_WARNING = 0.8  # the load test got less than this share of a core: latency figures are inflated
@@ -130,8 +129,6 @@ def _profile(args: argparse.Namespace) -> Any:
         return load_profile(args.measured, args.gpu_speedup, args.parallel_efficiency)
     limits = LoadLimits(args.clients, args.duration, args.max_requests, efficiency_seconds=min(1.0, args.duration / 2))
     if args.model_dir is not None:
-        from mlops.local.serving.model_dir import check_model_dir
-
         check_model_dir(args.model_dir)
         bodies, payload = payloads_for(args.model_dir)
         return measure(args.model_dir, bodies, limits, args.parallel_efficiency, args.gpu_speedup, payload)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mlops.errors import UserError
-from mlops.user_input import number, output_dir
+from mlops.user_input import check_model_dir, model_load_error, number, output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `mlops --help` does not load pandas and scikit-learn.
     from mlops.local.serving import CaptureConfig, EndpointServer, ModelLoadError
-    from mlops.local.serving.model_dir import check_model_dir, model_load_error
 
     model_dir: Path = args.model_dir
     check_model_dir(model_dir)

@@ -24,6 +24,7 @@ from typing import Any
 
 from mlops.errors import UserError
 from mlops.rightsizing.capacity import Profile
+from mlops.user_input import model_load_error
 
 DEFAULT_EFFICIENCY = 0.8  # used only when efficiency cannot be measured (one core) and none is given
 
@@ -84,8 +85,6 @@ def measure(
     try:
         handler = ModelHandler(model_dir)
     except ModelLoadError as exc:
-        from mlops.local.serving.model_dir import model_load_error
-
         raise model_load_error(exc) from None
     details: dict[str, Any] = {"host": _host(), "model_dir": str(model_dir), "model_version": handler.model_version}
     if parallel_efficiency is None:
