@@ -116,3 +116,26 @@ def test_cli_command_modules_do_not_import_each_other() -> None:
         if imported_modules(name, everywhere=True) & (commands - {name})
     }
     assert offenders == {}, "only mlops.cli.main may import a command module; shared code goes in mlops.user_input"
+
+
+# Each folder may import the ones after it in its row, never one before: the CLI drives the twin's story, the
+# story drives the emulators, and everything may use the local runs; nothing below reaches up.
+LAYERS = {
+    "mlops.local": ("mlops.cli", "mlops.twin"),
+    "mlops.governance": ("mlops.cli", "mlops.twin", "mlops.local"),
+    "mlops.rightsizing": ("mlops.cli", "mlops.twin"),
+    "mlops.twin.emulators": ("mlops.cli", "mlops.twin.story"),
+    "mlops.twin.story": ("mlops.cli",),
+}
+
+
+@pytest.mark.parametrize(("folder", "above"), LAYERS.items())
+def test_no_folder_imports_one_above_it(folder: str, above: tuple[str, ...]) -> None:
+    members = [name for name in MODULES if name == folder or name.startswith(folder + ".")]
+    assert members, f"{folder} holds no modules"
+    reaching_up = {
+        name: sorted(d for d in imported_modules(name, everywhere=True) if d.startswith(above))
+        for name in members
+        if any(d.startswith(above) for d in imported_modules(name, everywhere=True))
+    }
+    assert reaching_up == {}
