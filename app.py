@@ -11,7 +11,7 @@ import sys
 
 import aws_cdk as cdk
 
-from stacks.config import ConfigError, config_from_app_context
+from platform_config.platform import ConfigError, config_from_app_context
 from stacks.platform import add_guards, add_platform
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from mlops.errors import UserError
 from mlops.user_input import read_json_object, require_object
-from stacks.config import CONTEXT_KEY, ConfigError, PlatformConfig, load_config
+from platform_config.platform import CONTEXT_KEY, ConfigError, PlatformConfig, load_config
 
 CDK_JSON = Path("cdk.json")
 

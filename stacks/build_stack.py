@@ -1,6 +1,6 @@
 """BuildStack: the SageMaker Pipeline that turns raw data into a registered model, and its experiment tracking.
 
-The pipeline definition is built at synth time with the SageMaker Python SDK (pipeline_code/definition.py); values
+The pipeline definition is built at synth time with the SageMaker Python SDK (pipeline_definition/); values
 known only at deploy time (bucket names, role, key, asset locations) enter it as `${...}` placeholders that the
 template resolves with `Fn::Sub`.
 """
@@ -16,14 +16,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from pipeline_code.definition import PipelineSpec, build_definition, sklearn_image_uri, xgboost_image_uri
+from pipeline_definition.images import sklearn_image_uri, xgboost_image_uri
+from pipeline_definition.pipeline import BUILDER_SOURCES, build_definition
+from pipeline_definition.spec import PipelineSpec
+from platform_config.platform import PlatformConfig, config_sha256
 from stacks.code_version import code_version
-from stacks.config import PlatformConfig, config_sha256
 from stacks.constructs.approved_package import DesiredState
 from stacks.constructs.sagemaker_grants import grant_image_pull
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
 from stacks.constructs.sdk_cache import cached
-from stacks.constructs.step_code import PIPELINE_CODE, StepCode, script_id
+from stacks.constructs.step_code import StepCode, script_id
 
 RAW_PREFIX = "raw"
 PIPELINE_PREFIX = "pipelines"
@@ -177,8 +179,7 @@ class BuildStack(cdk.Stack):
             train_shard_count=config.train_shard_count,
             feature_ingest_batch_size=config.feature_ingest_batch_size,
         )
-        builder = [PIPELINE_CODE / "definition.py", PIPELINE_CODE / "lineage_fields.py"]
-        definition = cached("pipeline-definition", spec, lambda: build_definition(spec), code=builder)
+        definition = cached("pipeline-definition", spec, lambda: build_definition(spec), code=BUILDER_SOURCES)
         return cdk.Fn.sub(definition, values)
 
     def _mlflow_server(

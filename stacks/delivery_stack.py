@@ -20,11 +20,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
-from stacks.config import CONTEXT_KEY, ConfigError, PlatformConfig, load_config
+from platform_config.platform import CONTEXT_KEY, ConfigError, PlatformConfig, load_config
+from platform_config.stages import CONFIG_DIR, DeliveryConfig, SourceSettings, StageConfig, load_delivery_config
 from stacks.constructs.secure_bucket import AccessLogBucket
 from stacks.nag_review import RULE
 from stacks.platform_stage import PlatformStage
-from stacks.stage_config import CONFIG_DIR, DeliveryConfig, SourceSettings, StageConfig, load_delivery_config
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTH_OUTPUT = "cdk.out"

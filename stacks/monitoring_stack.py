@@ -34,8 +34,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX
-from stacks.config import PlatformConfig
 from stacks.constructs.approved_package import resolve_approved_package
 from stacks.constructs.drift_layer import DriftCoreLayer
 from stacks.constructs.model_monitor import BASELINE_DRIFT_THRESHOLD, BASELINE_PREFIX, ModelMonitorSchedules

@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from platform_config.platform import PlatformConfig
 from stacks.build_stack import BuildStack
-from stacks.config import PlatformConfig
 from stacks.data_stack import DataStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.nag_review import ReviewedWildcards

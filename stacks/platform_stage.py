@@ -17,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 from stacks.platform import Platform, add_platform
 from stacks.serving_stack import TRITON_PREFIX, triton_live_model_parameter_name
 

@@ -29,8 +29,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from pipeline_code.serving_code import serving_environment
+from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX, cached_sklearn_image, cached_xgboost_image
-from stacks.config import PlatformConfig
 from stacks.constructs.approved_package import resolve_approved_package
 from stacks.constructs.python_handler import PythonHandler
 from stacks.constructs.sagemaker_grants import grant_image_pull, grant_model_card_publishing, grant_sagemaker_logs

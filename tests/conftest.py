@@ -71,7 +71,7 @@ def synth_app(outdir: Path, context: dict[str, Any] | None = None, validation: b
     """Synthesize the platform like app.py does (cdk-nag included), without CDK's CloudFormation validation."""
     import aws_cdk as cdk
 
-    from stacks.config import config_from_app_context
+    from platform_config.platform import config_from_app_context
     from stacks.platform import add_guards, add_platform
 
     app = cdk.App(outdir=str(outdir), context=context or cdk_context(), builtin_cloud_formation_validation=validation)

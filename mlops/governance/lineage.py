@@ -15,8 +15,8 @@ from typing import Any
 from pipeline_code.common import DataError, read_json_object
 from pipeline_code.lineage_fields import assemble_lineage
 from pipeline_code.tables import is_csv, table_files
+from platform_config.platform import PlatformConfig, config_sha256
 from stacks.code_version import REPO, git_state
-from stacks.config import PlatformConfig, config_sha256
 
 
 def data_fingerprint(data: Path) -> dict[str, Any]:

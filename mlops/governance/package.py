@@ -21,7 +21,7 @@ from pipeline_code import readiness_policy as readiness
 from pipeline_code.common import DataError, read_json_object
 from pipeline_code.lineage_fields import LINEAGE_FILE
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 
 EVALUATION = Path("evaluate") / "evaluation" / "evaluation.json"
 MODEL_ARCHIVE = Path("train") / "output" / "model.tar.gz"

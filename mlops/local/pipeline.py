@@ -29,7 +29,7 @@ from pipeline_code import baseline, evaluate, preprocess, train
 from pipeline_code.common import EVALUATION_FILE, DataError, read_json_object
 from pipeline_code.serving_code import serving_environment
 from pipeline_code.tables import iter_raw_chunks
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 
 Progress = Callable[[str], None]
 PREFLIGHT_CHUNK_ROWS = 10_000
@@ -357,7 +357,7 @@ def _register(
     metadata: Mapping[str, str],
     environment: Mapping[str, str],
 ) -> Any:
-    from pipeline_code.definition import sklearn_image_uri, xgboost_image_uri
+    from pipeline_definition.images import sklearn_image_uri, xgboost_image_uri
 
     if config.training_engine == "xgboost":
         image = xgboost_image_uri(config.region, config.xgboost_framework_version)

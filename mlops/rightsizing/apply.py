@@ -2,9 +2,9 @@
 
 Targets ``cdk.json``'s ``context.platform`` mapping, or a stage file's (``config/stages/<stage>.json``)
 ``platform`` mapping. Only serving keys that ``PlatformConfig`` knows are written; other keys keep their values
-and order. The result is validated with ``stacks.config.load_config`` (for a stage file: on top of ``cdk.json``'s
-platform context, with the stage's account and region, as the delivery app does) before the file is replaced
-atomically, so a failed validation leaves the file untouched.
+and order. The result is validated with ``platform_config.platform.load_config`` (for a stage file: on top of
+``cdk.json``'s platform context, with the stage's account and region, as the delivery app does) before the file is
+replaced atomically, so a failed validation leaves the file untouched.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def apply_platform(
 
     A stage file's endpoint_min_instances is its availability floor (prod runs 2 instances so one can fail):
     lowering it is refused unless ``force``."""
-    from stacks.config import ConfigError, load_config
+    from platform_config.platform import ConfigError, load_config
 
     unknown = sorted(set(updates) - APPLY_KEYS)
     if unknown:

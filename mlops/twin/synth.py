@@ -26,7 +26,7 @@ def synth_twin(outdir: Path, context: dict[str, Any] | None = None) -> Path:
     """Write the twin's cloud assembly into `outdir` and return it (load it with mlops.twin.templates.Assembly)."""
     import aws_cdk as cdk
 
-    from stacks.config import config_from_app_context
+    from platform_config.platform import config_from_app_context
     from stacks.platform import add_guards, add_platform
 
     outdir.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.config import PlatformConfig
+from platform_config.platform import PlatformConfig
 
 NO_MODEL = "none"  # the parameter's value before the first approval
 

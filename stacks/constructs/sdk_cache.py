@@ -28,10 +28,11 @@ def cached(
     code: Sequence[Path] = (),
 ) -> str:
     """`code`: the source files `compute` runs; their content is part of the key, so editing the builder
-    recomputes (without it, a changed definition.py would keep serving the old definition)."""
+    recomputes (without it, a changed builder would keep serving the old definition). Each file is named by its folder
+    and name, so two packages' modules of one name never share a key entry."""
     if dataclasses.is_dataclass(inputs) and not isinstance(inputs, type):
         inputs = dataclasses.asdict(inputs)
-    sources = {str(p.name): hashlib.sha256(p.read_bytes()).hexdigest() for p in code}
+    sources = {f"{p.parent.name}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest() for p in code}
     key_source = json.dumps(
         {"kind": kind, "inputs": inputs, "sdk": version("sagemaker"), "code": sources}, sort_keys=True
     )

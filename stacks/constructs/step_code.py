@@ -33,9 +33,9 @@ DRIFT_CORE = REPO / "drift_core"
 BUILD_DIR = REPO / ".build"
 
 PROCESSING_SCRIPTS = ("preprocess", "evaluate", "baseline", "governance")
-# Modules the step scripts import at run time: every module of pipeline_code but the synth-time ones.
-SYNTH_TIME_MODULES = ("definition.py",)
-SHARED_MODULES = tuple(sorted(p.name for p in PIPELINE_CODE.glob("*.py") if p.name not in SYNTH_TIME_MODULES))
+# Modules the step scripts import at run time: all of pipeline_code, which holds only container code (the
+# synth-time pipeline definition is pipeline_definition/, never shipped).
+SHARED_MODULES = tuple(sorted(p.name for p in PIPELINE_CODE.glob("*.py")))
 # The scikit-learn 1.2-1 training image has Python 3.9 without MLflow; the sagemaker-mlflow plugin resolves the
 # tracking server ARN given as MLFLOW_TRACKING_URI. mlflow 2.x is the last line that supports Python 3.9.
 TRAINING_REQUIREMENTS = "mlflow>=2.16,<3\nsagemaker-mlflow>=0.1,<0.2\n"

@@ -27,7 +27,7 @@ from mlops.local.pipeline import LocalRunResult, run_local_pipeline
 from mlops.local.registry import LocalRegistry
 from pipeline_code import evaluate
 from pipeline_code.tables import read_table_dir
-from stacks.config import load_config
+from platform_config.platform import load_config
 
 CONFIG = load_config()
 

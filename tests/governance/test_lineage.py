@@ -9,7 +9,7 @@ import pandas as pd
 
 from mlops.governance import lineage
 from pipeline_code import lineage_fields
-from stacks.config import config_sha256, load_config
+from platform_config.platform import config_sha256, load_config
 
 
 def test_git_state_of_this_checkout_and_outside_one(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS
-from stacks.config import config_sha256, load_config
+from platform_config.platform import config_sha256, load_config
 from stacks.nag_review import UNSCOPED_ACTIONS
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from pipeline_code import feature_ingest
+from platform_config.platform import load_config
 from stacks import data_stack
-from stacks.config import load_config
 
 DATA_BUCKETS = ("RawData", "Artifacts", "DataCapture", "FeatureStore")
 

@@ -23,11 +23,11 @@ from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
 import app as cdk_app
-from stacks.config import ConfigError
+from platform_config.platform import ConfigError
+from platform_config.stages import CONFIG_DIR, load_delivery_config
 from stacks.delivery_stack import add_delivery, pinned_cli_version
 from stacks.nag_review import review
 from stacks.platform import add_guards
-from stacks.stage_config import CONFIG_DIR, load_delivery_config
 from tests.conftest import REPO, cdk_context
 from tests.infra.test_snapshots import normalise
 

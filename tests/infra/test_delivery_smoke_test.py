@@ -143,7 +143,7 @@ def test_bad_input_exits_2_with_one_line(env: dict[str, str], message: str, caps
 
 
 def test_the_sample_payload_has_one_value_per_default_feature() -> None:
-    from stacks.config import load_config
+    from platform_config.platform import load_config
 
     rows = (REPO / "scripts" / "smoke_payload.csv").read_text().split()
     assert rows and all(len(row.split(",")) == len(load_config().features) for row in rows)

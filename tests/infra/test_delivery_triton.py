@@ -13,9 +13,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from platform_config.stages import CONFIG_DIR
 from stacks.delivery_stack import add_delivery
 from stacks.platform import add_guards
-from stacks.stage_config import CONFIG_DIR
 from tests.conftest import cdk_context
 
 PIPELINE_STACK = "Mlops-delivery"

@@ -13,8 +13,8 @@ from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 
 from mlops.lambda_loader import load_handler_module
+from platform_config.platform import ConfigError, load_config
 from stacks import monitoring_stack
-from stacks.config import ConfigError, load_config
 from stacks.constructs import drift_layer
 from stacks.constructs.model_monitor import model_monitor_image
 from tests.conftest import cdk_context, synth_app

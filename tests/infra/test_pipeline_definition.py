@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from pipeline_code.definition import PipelineSpec, build_definition
+from pipeline_definition.pipeline import build_definition
+from pipeline_definition.spec import PipelineSpec
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from mlops.twin.emulators.blue_green_rules import routing_problem
-from stacks.config import load_config
+from platform_config.platform import load_config
 from tests.conftest import cdk_context, synth_app
 from tests.lambdas.test_deploy_model_handler import CONTRACT_TEMPLATE
 
@@ -79,7 +79,7 @@ def test_one_instance_shifts_all_at_once_with_a_bake_and_says_so(serving, tmp_pa
     }
     import aws_cdk as cdk
 
-    from stacks.config import config_from_app_context
+    from platform_config.platform import config_from_app_context
     from stacks.platform import add_platform
 
     app = cdk.App(outdir=str(tmp_path), context=cdk_context())

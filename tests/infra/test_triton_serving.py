@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import ConfigError, load_config
+from platform_config.platform import ConfigError, load_config
 from stacks.nag_review import UNSCOPED_ACTIONS
 from tests.conftest import cdk_context, synth_app
 

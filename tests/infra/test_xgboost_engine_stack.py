@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_config
+from platform_config.platform import ConfigError, load_config
 from tests.conftest import Synthesized, cdk_context, synth_app
 
 XGBOOST = {"training_engine": "xgboost", "training_instance_count": "2", "train_shard_count": "4"}

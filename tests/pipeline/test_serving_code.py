@@ -19,7 +19,7 @@ import pytest
 from mlops.local.pipeline import run_local_pipeline
 from pipeline_code import serving_code
 from pipeline_code.common import safe_extract
-from stacks.config import load_config
+from platform_config.platform import load_config
 
 # Runs with site disabled (so the editable install's finder, which maps `mlops` and `pipeline_code` to this
 # repository, is not loaded) and only the third-party libraries plus the archive's code/ on the path.

@@ -26,7 +26,7 @@ from mlops.local.serving.handler import ModelHandler
 from mlops.local.serving.sample_model import load_default_data, write_model_dir
 from mlops.twin.emulators.model_containers import ModelRequests, download, package_container, register_environment
 from mlops.twin.emulators.transform import LocalTransform
-from stacks.config import load_config
+from platform_config.platform import load_config
 from tests.conftest import Synthesized
 
 CONFIG = load_config()

@@ -20,7 +20,7 @@ from mlops.cli.main import _Parser
 from mlops.errors import UserError
 from mlops.twin.story.demo import new_run_dir
 from mlops.twin.story.traffic import SHIFTED_FEATURES, UNSHIFTED_FEATURES
-from stacks.config import load_config
+from platform_config.platform import load_config
 
 A_MIN = load_config().min_accuracy
 

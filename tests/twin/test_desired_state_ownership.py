@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from mlops.twin.emulators.stack_updates import is_sdk_call_resource, run_sdk_call, update_resources
-from stacks.config import config_from_app_context
+from platform_config.platform import config_from_app_context
 from stacks.platform import add_platform
 from tests.conftest import cdk_context
 

@@ -29,7 +29,7 @@ from mlops.twin.emulators.events import (
 )
 from mlops.twin.emulators.lambdas import DeployedFunction, LambdaDispatcher
 from mlops.twin.templates import Assembly
-from stacks.config import load_config
+from platform_config.platform import load_config
 from tests.conftest import Synthesized
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from mlops.aws_rules.principals import acting_as
 from mlops.twin.cloud import TwinCloud
 from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
-from stacks.config import load_config
+from platform_config.platform import load_config
 from stacks.serving_stack import DEPLOY_RESOURCE_TYPES
 
 CONFIG = load_config()

@@ -20,7 +20,7 @@ from mlops.twin.cloud import TwinCloud
 from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
 from pipeline_code import preprocess, train
-from stacks.config import load_config
+from platform_config.platform import load_config
 
 CONFIG = load_config()
 ALARM_EVENT = {"detail-type": "CloudWatch Alarm State Change", "detail": {"state": {"value": "ALARM"}}}

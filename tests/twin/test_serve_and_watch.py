@@ -25,7 +25,7 @@ from mlops.twin.cloud import TwinCloud
 from mlops.twin.emulators.endpoint_sync import EndpointSync
 from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
-from stacks.config import load_config
+from platform_config.platform import load_config
 from tests.twin.test_retraining_loop import upload_raw
 
 CONFIG = load_config()

@@ -19,8 +19,8 @@ from mlops.local.pipeline import run_local_pipeline
 from mlops.local.registry import LocalRegistry
 from mlops.twin.cloud import TwinCloud
 from mlops.twin.emulators.model_containers import register_environment
+from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX
-from stacks.config import PlatformConfig
 
 
 class PipelineFailed(RuntimeError):

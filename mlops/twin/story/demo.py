@@ -45,7 +45,7 @@ from mlops.twin.story.demo_text import compact_states, short_arn, step_line
 from mlops.twin.story.traffic import TARGET, DriftStory, Population, requests, scored_captures
 from mlops.twin.synth import synth_twin, twin_context
 from mlops.twin.templates import Assembly
-from stacks.config import PlatformConfig, load_config
+from platform_config.platform import PlatformConfig, load_config
 
 Progress = Callable[[str], None]
 CAPTURE_PREFIX = "capture"  # the serving stack's capture prefix in the capture bucket (SageMaker's layout)

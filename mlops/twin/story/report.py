@@ -20,7 +20,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from mlops.twin.story.demo_result import DemoResult
     from mlops.twin.story.traffic import Population
-    from stacks.config import PlatformConfig
+    from platform_config.platform import PlatformConfig
 
 
 def drifted_features(result: DemoResult) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.config import ConfigError, FeatureSpec, PlatformConfig, config_from_app_context, load_config
+from platform_config.platform import ConfigError, FeatureSpec, PlatformConfig, config_from_app_context, load_config
 
 
 def test_defaults_are_the_product_defaults() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError
-from stacks.stage_config import CONFIG_DIR, load_delivery_config, load_stage_config
+from platform_config.platform import ConfigError
+from platform_config.stages import CONFIG_DIR, load_delivery_config, load_stage_config
 
 
 @pytest.fixture()

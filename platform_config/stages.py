@@ -3,8 +3,8 @@
 `config/delivery.json` says where the pipeline lives and where its source comes from, and lists the stages in
 deployment order. `config/stages/<stage>.json` holds one stage: its account and region (required), whether a person
 approves before it deploys, whether the smoke test runs after it, and `platform`: overrides of the platform config
-(`stacks/config.py`) for this stage only, on top of `cdk.json`'s `platform` context. An unknown key or a missing
-required value fails the synth with a message naming the file and the key.
+(`platform_config/platform.py`) for this stage only, on top of `cdk.json`'s `platform` context. An unknown key or a
+missing required value fails the synth with a message naming the file and the key.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from stacks.config import ConfigError, PlatformConfig, load_config
+from platform_config.platform import ConfigError, PlatformConfig, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DELIVERY_FILE = "delivery.json"
