@@ -27,6 +27,10 @@ Drift of a current window (drift Lambda, `mlops drift check`):
     constraint_violations(report) -> {"violations": [...]}
     write_constraint_violations(report, out_dir) -> path of constraint_violations.json
 
+Model Monitor's sketch: drift_core.kll.KLLSketch(k=2048, c=0.64).update(values).merge(other), .rank(values),
+.quantile(fractions), .rank_error_bound, .to_dict() (`distribution.kll.sketch`); baselines carry one per numeric
+feature (NumericAccumulator.sketch), windows none.
+
 A categorical chunk may also be given pre-counted as CategoryCounts(counts={category: n}, missing=n).
 Building blocks: NumericAccumulator, CategoricalAccumulator (mergeable, O(bins) memory), and the distances in
 `drift_core.distances` (ks_bounds, binned_psi, linf_robust, js_divergence, mean_shift_sigma).

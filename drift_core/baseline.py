@@ -16,6 +16,7 @@ import numpy as np
 from drift_core.binning import BinIndex, Binner, quantile_binner
 from drift_core.categorical import CategoricalAccumulator, CategoryCounts
 from drift_core.finite import usable
+from drift_core.kll import KLLSketch
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 DEFAULT_BINS = 1000
@@ -84,7 +85,7 @@ def _numeric_baseline(values: np.ndarray, max_bins: int, unparseable: int = 0) -
     finite = x[usable(x)]
     mean = float(finite.mean()) if finite.size else None
     std = float(finite.std()) if finite.size else None
-    acc = NumericAccumulator(_binner_for(finite, max_bins), shift=reference_shift(mean, std))
+    acc = NumericAccumulator(_binner_for(finite, max_bins), shift=reference_shift(mean, std), sketch=KLLSketch())
     acc.update(x, unparseable=unparseable)
     acc.track_integral(finite)
     return acc
@@ -217,7 +218,9 @@ def build_baseline_chunks(
     numeric: dict[str, NumericAccumulator] = {}
     for name, sampler in samplers.items():
         mean, std = sampler.mean_std()
-        numeric[name] = NumericAccumulator(_binner_for(sampler.values, max_bins), reference_shift(mean, std))
+        numeric[name] = NumericAccumulator(
+            _binner_for(sampler.values, max_bins), reference_shift(mean, std), sketch=KLLSketch()
+        )
     for columns, unparseable in chunks():
         for name, values in columns.items():
             if name in numeric:

@@ -10,16 +10,19 @@ baseline written by Model Monitor (no `mlops_drift` keys) is read from its KLL s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from drift_core.baseline import Accumulator, Baseline, Thresholds
 from drift_core.binning import BinIndex, make_binner
 from drift_core.categorical import CategoricalAccumulator
+from drift_core.kll import DEFAULT_C, DEFAULT_K, KLLSketch
 from drift_core.numeric import NumericAccumulator, reference_shift
 
 EXTENSION = "mlops_drift"
@@ -27,7 +30,7 @@ FORMAT_VERSION = 1
 STATISTICS = "statistics.json"
 CONSTRAINTS = "constraints.json"
 # Model Monitor's default KLL parameters, written so its readers find the fields they expect.
-KLL_PARAMETERS = {"c": 0.64, "k": 2048.0}
+KLL_PARAMETERS = {"c": DEFAULT_C, "k": float(DEFAULT_K)}
 
 
 class BaselineFormatError(ValueError):
@@ -82,6 +85,9 @@ def _feature_statistics(name: str, acc: Accumulator) -> dict[str, Any]:
         "rows": acc.rows,
         "num_unparseable": acc.unparseable,
     }
+    if acc.sketch is not None:
+        # Not in Model Monitor's format: the largest rank error of any query on distribution.kll.sketch.
+        ext["kll_rank_error_bound"] = acc.sketch.rank_error_bound
     inferred = "Integral" if acc.all_integral and acc.present else "Fractional"
     return {"name": name, "inferred_type": inferred, "numerical_statistics": stats, EXTENSION: ext}
 
@@ -94,16 +100,18 @@ MODEL_MONITOR_BUCKETS = 10
 
 
 def _kll(acc: NumericAccumulator) -> dict[str, Any]:
-    """Model Monitor's own bucket layout: equal-width buckets from min to max (10, as its analyzer writes them).
+    """Model Monitor's `distribution.kll`: its bucket layout and a KLL sketch of the raw values.
 
-    Model Monitor's analyzer compares its own statistics with these buckets, so they follow its layout, not our
-    decile grid (which stays under `mlops_drift`). Counts come from the binned distribution: exact where a bucket
-    bound falls on one of our bin edges, otherwise split linearly inside the bin (an error of at most one bin's
-    mass per bound); they sum to num_present. The sketch is one level of ~1000 equal-weight quantiles of that
-    distribution, not the compactor levels of a KLL sketch streamed over the raw values.
+    Buckets: equal-width from min to max (10, as its analyzer writes them), not our decile grid (which stays under
+    `mlops_drift`). Their counts come from the binned distribution: exact where a bucket bound falls on one of our
+    bin edges, otherwise split linearly inside the bin (an error of at most one bin's mass per bound); they sum to
+    num_present. Sketch: the compactor levels of the KLL sketch (drift_core.kll) streamed over the same values
+    ("Schema for Statistics (statistics.json file)",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html).
     """
+    sketch = acc.sketch.to_dict() if acc.sketch is not None else {"parameters": KLL_PARAMETERS, "data": [[]]}
     if acc.present == 0:
-        return {"buckets": [], "sketch": {"parameters": KLL_PARAMETERS, "data": [[]]}}
+        return {"buckets": [], "sketch": sketch}
     low, high = float(acc.minimum), float(acc.maximum)
     bounds = np.linspace(low, high, MODEL_MONITOR_BUCKETS + 1) if high > low else np.array([low, high])
     bins = np.array(_bin_bounds(acc))
@@ -118,7 +126,7 @@ def _kll(acc: NumericAccumulator) -> dict[str, Any]:
         {"lower_bound": float(lo), "upper_bound": float(hi), "count": float(c)}
         for lo, hi, c in zip(bounds[:-1], bounds[1:], counts)  # equal lengths (no strict=: Python 3.9 images)
     ]
-    return {"buckets": buckets, "sketch": {"parameters": KLL_PARAMETERS, "data": [_quantiles(acc).tolist()]}}
+    return {"buckets": buckets, "sketch": sketch}
 
 
 def _whole_counts(mass: np.ndarray, total: int) -> np.ndarray:
@@ -136,14 +144,6 @@ def _bin_bounds(acc: NumericAccumulator) -> list[tuple[float, float]]:
     lows = np.concatenate(([min(acc.minimum, e[0])], e))
     highs = np.concatenate((e, [max(acc.maximum, e[-1])]))
     return list(zip(lows.tolist(), highs.tolist()))  # equal lengths: one per bin
-
-
-def _quantiles(acc: NumericAccumulator, points: int = 1001) -> np.ndarray:
-    """Quantiles from the binned CDF by linear interpolation inside bins (accurate to one bin)."""
-    bounds = np.array(_bin_bounds(acc))
-    cum = np.concatenate(([0.0], np.cumsum(acc.counts) / acc.present))
-    xs = np.concatenate(([bounds[0, 0]], bounds[:, 1]))
-    return np.interp(np.linspace(0.0, 1.0, points), cum, xs)
 
 
 def constraints_document(baseline: Baseline) -> dict[str, Any]:
@@ -209,7 +209,9 @@ def write_baseline(baseline: Baseline, out_dir: str | Path) -> tuple[Path, Path]
 
 
 def read_baseline(directory: str | Path) -> Baseline:
-    """Read a baseline directory written by us or by Model Monitor (constraints.json is optional)."""
+    """Read a baseline directory written by us or by Model Monitor (constraints.json is optional).
+
+    Every error names the file at fault: missing, not UTF-8 JSON, not an object, or a field of the wrong shape."""
     d = Path(directory)
     stats_path = d / STATISTICS
     if not stats_path.is_file():
@@ -217,33 +219,60 @@ def read_baseline(directory: str | Path) -> Baseline:
     stats = _load_json(stats_path)
     constraints_path = d / CONSTRAINTS
     constraints = _load_json(constraints_path) if constraints_path.is_file() else None
+    with _malformed(stats_path):
+        parts = _statistics_parts(stats)
+    with _malformed(constraints_path):
+        limits = _thresholds(constraints)
+    return _assemble(parts, limits)
+
+
+@contextlib.contextmanager
+def _malformed(path: Path) -> Iterator[None]:
+    """A field of the wrong type or shape in `path` becomes one BaselineFormatError naming the file."""
     try:
-        return baseline_from_documents(stats, constraints)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise BaselineFormatError(f"{d}: malformed baseline ({exc})") from exc
+        yield
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise BaselineFormatError(f"{path}: malformed baseline ({type(exc).__name__}: {exc})") from exc
 
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineFormatError(f"{path}: not readable JSON ({exc})") from exc
     if not isinstance(doc, dict):
-        raise BaselineFormatError(f"{path}: expected a JSON object")
+        raise BaselineFormatError(f"{path}: expected a JSON object, got {type(doc).__name__}")
     return doc
 
 
 def baseline_from_documents(stats: dict[str, Any], constraints: dict[str, Any] | None = None) -> Baseline:
+    return _assemble(_statistics_parts(stats), _thresholds(constraints))
+
+
+class _Statistics(NamedTuple):
+    features: dict[str, Accumulator]
+    target: Accumulator | None
+    target_name: str | None  # as statistics.json names it; constraints.json's name wins
+
+
+def _statistics_parts(stats: dict[str, Any]) -> _Statistics:
+    entries = stats.get("features")
+    if not isinstance(entries, list):
+        raise ValueError(f"'features' must be a list of feature objects, got {type(entries).__name__}")
     features: dict[str, Accumulator] = {}
-    for entry in stats.get("features", []):
-        features[str(entry["name"])] = _feature_from_statistics(entry)
-    ext = stats.get(EXTENSION) or {}
-    target_entry = ext.get("target")
-    target = _feature_from_statistics(target_entry) if target_entry else None
-    thresholds, target_name = _thresholds(constraints)
-    if target_entry and target_name is None:
-        target_name = str(target_entry["name"])
-    return Baseline(features, thresholds, target_name, target)
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ValueError(f"every entry of 'features' needs a string 'name', got {entry!r:.80}")
+        features[entry["name"]] = _feature_from_statistics(entry)
+    target_entry = (stats.get(EXTENSION) or {}).get("target")
+    if not target_entry:
+        return _Statistics(features, None, None)
+    return _Statistics(features, _feature_from_statistics(target_entry), str(target_entry["name"]))
+
+
+def _assemble(parts: _Statistics, limits: tuple[Thresholds, str | None]) -> Baseline:
+    thresholds, target_name = limits
+    return Baseline(parts.features, thresholds, target_name or parts.target_name, parts.target)
 
 
 def _feature_from_statistics(entry: dict[str, Any]) -> Accumulator:
@@ -280,6 +309,9 @@ def _numeric_from_extension(s: dict[str, Any], ext: dict[str, Any], inferred: st
     acc.minimum = float(s["min"]) if acc.present else math.inf
     acc.maximum = float(s["max"]) if acc.present else -math.inf
     acc.all_integral = inferred == "Integral"
+    if "kll_rank_error_bound" in ext:  # written with a KLL sketch (not the older single level of quantiles)
+        sketch = s.get("distribution", {}).get("kll", {}).get("sketch", {})
+        acc.sketch = KLLSketch.from_dict(sketch, int(ext["kll_rank_error_bound"]))
     return acc
 
 
@@ -354,8 +386,10 @@ def _scale_counts(mass: np.ndarray, present: int) -> np.ndarray:
 
 def _thresholds(constraints: dict[str, Any] | None) -> tuple[Thresholds, str | None]:
     t = Thresholds()
-    if not constraints:
+    if constraints is None:
         return t, None
+    if not isinstance(constraints.get("features"), list):
+        raise ValueError("'features' must be a list of feature constraints")
     dist = constraints.get("monitoring_config", {}).get("distribution_constraints", {})
     t.comparison_threshold = float(dist.get("comparison_threshold", t.comparison_threshold))
     t.comparison_method = str(dist.get("comparison_method", t.comparison_method))

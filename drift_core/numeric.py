@@ -15,6 +15,7 @@ import numpy as np
 
 from drift_core.binning import Binner
 from drift_core.finite import MAX_MAGNITUDE, usable
+from drift_core.kll import KLLSketch
 
 # Values are processed in blocks that stay in the CPU cache; every numpy pass below then costs little.
 _BLOCK = 1 << 18
@@ -50,6 +51,8 @@ class NumericAccumulator:
     maximum: float = -math.inf
     all_integral: bool = True
     raw: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Baselines only (Model Monitor's `kll.sketch`); a window's accumulator carries none and pays nothing for it.
+    sketch: KLLSketch | None = None
 
     def __post_init__(self) -> None:
         if self.raw.size == 0:
@@ -104,6 +107,8 @@ class NumericAccumulator:
         self._combine(n, block_mean, block_m2)
         self.minimum = min(self.minimum, lo)
         self.maximum = max(self.maximum, hi)
+        if self.sketch is not None:
+            self.sketch.update(x)
         # The shifted copy is no longer needed: its buffer becomes the binning scratch space.
         self.raw += self.binner.raw_histogram(x, scratch=scratch[: x.size], bounds=(lo, hi))
 
@@ -134,6 +139,11 @@ class NumericAccumulator:
         self.maximum = max(self.maximum, other.maximum)
         self.all_integral = self.all_integral and other.all_integral
         self.raw += other.raw
+        # A sketch must cover every value: one side without a sketch leaves the merged accumulator without one.
+        if self.sketch is not None and other.sketch is not None:
+            self.sketch.merge(other.sketch)
+        else:
+            self.sketch = None
         return self
 
     def _combine(self, n: int, mean_d: float, m2: float) -> None:

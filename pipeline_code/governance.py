@@ -200,8 +200,14 @@ def baseline_problem(baseline_dir: Path) -> str:
         baseline = drift_core.read_baseline(baseline_dir)
     except drift_core.BaselineFormatError as exc:
         return str(exc)
+    statistics, constraints = (baseline_dir / name for name in BASELINE_FILES)
     if not baseline.features:
-        return f"{baseline_dir / BASELINE_FILES[0]}: no features"
+        return f"{statistics}: no features"
+    # read_baseline checked that constraints.json is an object with a list of features.
+    named = {e.get("name") for e in json.loads(constraints.read_text())["features"] if isinstance(e, dict)}
+    unconstrained = sorted(set(baseline.features) - named)
+    if unconstrained:
+        return f"{constraints}: no constraints for feature(s) {', '.join(unconstrained)}"
     return ""
 
 

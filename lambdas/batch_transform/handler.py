@@ -36,7 +36,9 @@ def input_prefix(event: dict[str, Any]) -> str:
     if "input_prefix" in event:
         prefix = str(event["input_prefix"])
     else:
-        key = str(event.get("detail", {}).get("object", {}).get("key", ""))
+        detail = event.get("detail")
+        found = detail.get("object") if isinstance(detail, dict) else None
+        key = str(found.get("key", "")) if isinstance(found, dict) else ""
         parts = key.split("/")
         if not key.startswith(INPUT_ROOT) or len(parts) < 4:
             raise NothingToScore(f"event: object key {key!r} is not under {INPUT_ROOT}<batch>/")
@@ -49,10 +51,10 @@ def input_prefix(event: dict[str, Any]) -> str:
 def start(
     event: dict[str, Any], sagemaker: Any, ssm: Any, environ: dict[str, str] | os._Environ[str]
 ) -> dict[str, str]:
+    prefix = input_prefix(event)  # a malformed event is refused before any AWS call
     package = ssm.get_parameter(Name=environ["APPROVED_PACKAGE_PARAMETER"])["Parameter"]["Value"]
     if package == NO_MODEL:
         raise NothingToScore("no approved model package yet")
-    prefix = input_prefix(event)
     bucket = environ["BATCH_BUCKET"]
     digest = hashlib.sha256(f"{prefix}|{package}".encode()).hexdigest()[:16]
     name = f"{environ['NAME_PREFIX']}-batch-{digest}"
@@ -92,13 +94,19 @@ def start(
     return {"transform_job": name, "model_package_arn": package, "input_prefix": prefix}
 
 
-@require_object_event
+def nothing_to_score(reason: str) -> dict[str, str]:
+    """An event target's answer to an event it cannot use: not raised, as Lambda would only retry the same event."""
+    logger.warning("nothing to score", extra={"reason": reason})
+    return {"transform_job": "", "reason": reason}
+
+
+@require_object_event(rejected=nothing_to_score)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     try:
+        input_prefix(event)  # a malformed event is refused before any client is created
         result = start(event, client("sagemaker"), client("ssm"), os.environ)
     except NothingToScore as exc:
-        logger.warning("nothing to score", extra={"reason": str(exc)})
-        return {"transform_job": "", "reason": str(exc)}
+        return nothing_to_score(str(exc))
     logger.info("transform job", extra=result)
     return result

@@ -329,7 +329,13 @@ def _update_stack(cloudformation: Any, stack: dict[str, Any], resource_types: tu
     return True
 
 
-@require_object_event
+def rejected(reason: str) -> dict[str, str]:
+    """A malformed event is not retryable (the same event would fail the same way): reported, nothing changed."""
+    logger.error("malformed event", extra={"error": reason})
+    return {"action": "rejected", "reason": reason}
+
+
+@require_object_event(rejected=rejected)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     parameter = os.environ["APPROVED_PACKAGE_PARAMETER"]
@@ -349,9 +355,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
                 event, clients(), parameter, stack_name, update, multi_model_url=multi_model, **triton
             )
     except MalformedEvent as exc:
-        # Not retryable: the same event would fail the same way. Reported, nothing changed.
-        logger.error("malformed event", extra={"error": str(exc)})
-        return {"action": "rejected", "reason": str(exc)}
+        return rejected(str(exc))
     logger.info(
         "decision", extra={"action": decision.action, "package": decision.package_arn, "reason": decision.reason}
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from handler_input import require_object_event
 
 logger = Logger()
 
@@ -66,6 +67,7 @@ def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime
     return {"started": True, "reason": "alarm still in ALARM", "execution_arn": started["executionArn"]}
 
 
+@require_object_event  # the schedule's event is an object whose content is not read
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = recheck(clients(), os.environ["ALARM_NAME"], os.environ["STATE_MACHINE_ARN"], datetime.now(UTC))

@@ -6,8 +6,8 @@ send a list, a string or null just as well as an object
 (AWS Lambda Developer Guide, "Lambda function handler in Python",
 https://docs.aws.amazon.com/lambda/latest/dg/python-programming-model-handler-types.html: the event "is usually of
 the Python dict type. It can also be list, str, int, float, or the NoneType type"; a Step Functions Map state passes
-a list). Such an event gets the same clear rejection as `{}`:
-a ValueError whose message starts with "input", which the state machines' Catch turns into a failed task.
+a list). Such an event gets the same clear rejection as `{}`: a ValueError whose message starts with "input",
+which the state machines' Catch turns into a failed task, or, for an EventBridge target, the rejection it returns.
 """
 
 from __future__ import annotations
@@ -25,16 +25,35 @@ class ConfigurationError(ValueError):
     """A function setting (environment variable) is missing or out of range; the message names it."""
 
 
-def require_object_event(handler: Callable[[dict[str, Any], Any], Result]) -> Callable[[Any, Any], Result]:
-    """Decorate a lambda_handler: a non-object event is refused before the handler (or its logger) touches it."""
+def require_object_event(
+    handler: Callable[[dict[str, Any], Any], Result] | None = None,
+    *,
+    rejected: Callable[[str], Result] | None = None,
+) -> Any:
+    """Decorate a lambda_handler: a non-object event is refused before the handler (or its logger) touches it.
 
-    @functools.wraps(handler)
-    def checked(event: Any, context: Any) -> Result:
-        if not isinstance(event, dict):
-            raise ValueError(f"input: expected a JSON object, got {_kind(event)}")
-        return handler(event, context)
+    `@require_object_event` raises the ValueError (a Step Functions task: the state machine's Catch sees it).
+    `@require_object_event(rejected=...)` returns `rejected(message)` instead, for a function that answers a
+    malformed object the same way (an EventBridge target: raising would only make Lambda retry the same event)."""
 
-    return checked
+    def decorate(inner: Callable[[dict[str, Any], Any], Result]) -> Callable[[Any, Any], Result]:
+        @functools.wraps(inner)
+        def checked(event: Any, context: Any) -> Result:
+            problem = not_an_object(event)
+            if problem:
+                if rejected is None:
+                    raise ValueError(problem)
+                return rejected(problem)
+            return inner(event, context)
+
+        return checked
+
+    return decorate if handler is None else decorate(handler)
+
+
+def not_an_object(event: Any) -> str:
+    """The rejection message of an event that is not a JSON object; "" for an object."""
+    return "" if isinstance(event, dict) else f"input: expected a JSON object, got {_kind(event)}"
 
 
 def _kind(value: Any) -> str:

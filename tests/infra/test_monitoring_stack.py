@@ -200,6 +200,8 @@ def test_the_drift_function_runs_with_the_drift_core_layer(monitoring) -> None:
     env = props["Environment"]["Variables"]
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE and env["ENDPOINT_NAME"] == ENDPOINT
     assert (float(env["DRIFT_SIGMA"]), float(env["PSI_THRESHOLD"])) == (CONFIG.drift_sigma, CONFIG.psi_threshold)
+    # The minimum window `mlops drift check` asks for too (issue #17: one config value, not two).
+    assert int(env["MIN_ROWS"]) == CONFIG.drift_min_rows
     assert env["APPROVED_PACKAGE_PARAMETER"] == CONFIG.approved_package_parameter
     assert "monitoring-baseline" in json.dumps(env["MONITOR_BASELINE_URI"])
     assert env["GROUND_TRUTH_PREFIX"] == CONFIG.ground_truth_prefix

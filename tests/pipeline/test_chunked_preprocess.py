@@ -174,7 +174,20 @@ def test_the_chunked_baseline_equals_the_in_memory_one(raw: Path, tmp_path: Path
     for name in ("statistics.json", "constraints.json"):
         chunked = json.loads((tmp_path / "b" / name).read_text())
         expected = json.loads((tmp_path / "m" / name).read_text())
-        _assert_close(chunked, expected, name)
+        _assert_close(_without_sketches(chunked), _without_sketches(expected), name)
+
+
+def _without_sketches(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document without its KLL sketches, which depend on how the values were chunked (the compactions
+    differ); each sketch is checked to weigh exactly the feature's present values (tests/drift/test_kll.py checks
+    their ranks)."""
+    for feature in doc.get("features", []):
+        numeric = feature.get("numerical_statistics")
+        if numeric:
+            levels = numeric["distribution"]["kll"].pop("sketch")["data"]
+            assert sum(len(level) << h for h, level in enumerate(levels)) == numeric["common"]["num_present"]
+            assert feature["mlops_drift"].pop("kll_rank_error_bound") >= 0
+    return doc
 
 
 def _assert_close(actual: Any, expected: Any, where: str) -> None:
