@@ -22,7 +22,7 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
-.PHONY: setup container-setup demo synth test test-quick container-test lint format lock bench clean
+.PHONY: setup container-setup browser-setup demo synth test test-quick container-test lint format lock bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -42,6 +42,14 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 container-setup: $(foreach env,$(CONTAINER_ENVS),.venv-$(env)/.installed)
+
+# Headless Chromium from Debian's packages, for the test that renders the demo's report in a real browser
+# (tests/twin/test_report_browser.py). Installed only when missing (apt-get needs root, as in the CI image).
+BROWSER ?= chromium
+# apt needs root: sudo when not already root (CI and this machine run as root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-setup:
+	@command -v $(BROWSER) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 # Only the image's libraries and the test runner: not the project, not its dependencies (the tests import
 # pipeline_code/ and drift_core/ from the checkout, as the images do from the step library on PYTHONPATH).
@@ -71,7 +79,7 @@ demo: synth
 	$(BIN)/mlops demo --out $(DEMO_DIR)
 
 # Everything: lint, the whole suite in parallel (unit and e2e), then the container-parity envs.
-test: setup container-setup
+test: setup container-setup browser-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(XDIST)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from contracts.sentinels import NONE
 from pipeline_code.common import (
     EVALUATION_FILE,
     MODEL_META_FILE,
@@ -43,7 +44,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--positive-class", default="Yes", help="for binary precision/recall; else the rarer class")
     parser.add_argument(
         "--champion-model-uri",
-        default="none",
+        default=NONE,
         help="the serving model's model.tar.gz (s3:// or a local path), scored on the same holdout set",
     )
     return parser.parse_args(argv)
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     report = evaluate(model, meta, test, args.positive_class, args.test_dir)
     report["summary"]["model_version"] = meta.get("model_version")
     report["summary"]["mlflow_run_id"] = meta.get("mlflow_run_id")
-    if args.champion_model_uri != "none":
+    if args.champion_model_uri != NONE:
         report["summary"].update(champion_on_same_holdout(args.champion_model_uri, test, args))
     holdout = {
         f"holdout_{k}": v["value"]

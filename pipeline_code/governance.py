@@ -30,18 +30,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from contracts.metadata_codec import NONE, encode_value
+from contracts.package_metadata import LINEAGE_COMPLETE, MODEL_CARD_URI, PACKAGE_METADATA_KEYS
 from pipeline_code import readiness_policy
 from pipeline_code.common import DataError, read_json_object, run_main, safe_extract
 from pipeline_code.inference_contract import run_contract_test
 from pipeline_code.lineage_fields import (
     BASELINE_FILES,
     LINEAGE_FILE,
-    PACKAGE_METADATA_KEYS,
     UNKNOWN,
     assemble_lineage,
     registry_metadata,
 )
-from pipeline_code.metadata_codec import NONE, encode_value
 from pipeline_code.model_card_content import MODEL_CARD_FILE, MODEL_CARD_MARKDOWN, build_model_card, render_markdown
 from pipeline_code.tables import read_table_dir
 
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
         summary = evaluation.get("summary", {})
         verdict = assess(policy, summary, model_dir, args.test_dir, args.baseline_dir, lineage, card, args.seed)
     output_uri = args.output_uri.rstrip("/")
-    extra = {"lineage_uri": f"{output_uri}/{LINEAGE_FILE}", "model_card_uri": f"{output_uri}/{MODEL_CARD_FILE}"}
+    extra = {"lineage_uri": f"{output_uri}/{LINEAGE_FILE}", MODEL_CARD_URI: f"{output_uri}/{MODEL_CARD_FILE}"}
     metadata = package_metadata(lineage, verdict.to_json(), extra if output_uri else {})
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name, document in (
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
     ):
         (args.output_dir / name).write_text(json.dumps(document, indent=2, default=str) + "\n")
     (args.output_dir / MODEL_CARD_MARKDOWN).write_text(render_markdown(card))
-    outcome = {"ready": verdict.ready, "failed": verdict.failed, "lineage_complete": metadata["lineage_complete"]}
+    outcome = {"ready": verdict.ready, "failed": verdict.failed, "lineage_complete": metadata[LINEAGE_COMPLETE]}
     print(json.dumps({"governance": outcome}), file=sys.stdout)
     return 0
 

@@ -14,19 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline_code.metadata_codec import encode_value
+from contracts import package_metadata as pm
+from contracts.metadata_codec import encode_value
 
 UNKNOWN = "unknown"
 LINEAGE_FILE = "lineage.json"
 BASELINE_FILES = ("statistics.json", "constraints.json")
-# The CustomerMetadataProperties the SageMaker pipeline's Register step sets from the governance step's output, and
-# the local pipeline registers: every key `registry_metadata` writes, and where the lineage and the card are.
-PACKAGE_METADATA_KEYS = (
-    "lineage_complete", "lineage_missing", "lineage_sha256", "lineage_uri", "readiness_verdict", "readiness_failed",
-    "git_commit", "git_dirty", "config_sha256", "data_location", "data_s3_version_id", "data_sha256", "data_rows",
-    "mlflow_run_id", "training_engine", "training_workers", "hyperparameters", "holdout_accuracy",
-    "majority_class_accuracy", "baseline_location", "model_card_uri",
-)  # fmt: skip
 
 
 def sha256_json(document: Any) -> str:
@@ -150,15 +143,15 @@ def registry_metadata(lineage: Mapping[str, Any], verdict: Mapping[str, Any]) ->
     missing = missing_fields(lineage)
     values: dict[str, Any] = {
         "lineage_sha256": sha256_json(lineage),
-        "lineage_complete": "false" if missing else "true",
-        "lineage_missing": missing,
+        pm.LINEAGE_COMPLETE: "false" if missing else pm.TRUE,
+        pm.LINEAGE_MISSING: missing,
         **lineage_essentials(lineage),
         "training_engine": f"{training.get('engine')}/{training.get('algorithm')}",
         "hyperparameters": training.get("hyperparameters"),
         "holdout_accuracy": metrics.get("accuracy"),
         "majority_class_accuracy": lineage.get("evaluation", {}).get("majority_class_accuracy"),
-        "readiness_verdict": "ready" if verdict.get("ready") else "not_ready",
-        "readiness_failed": list(verdict.get("failed", [])),
+        pm.READINESS_VERDICT: pm.READY if verdict.get("ready") else pm.NOT_READY,
+        pm.READINESS_FAILED: list(verdict.get("failed", [])),
     }
     workers = training.get("workers")
     if workers is not None:  # the XGBoost engine: {"count", "hosts", "rows_per_worker"}; the count is what matters

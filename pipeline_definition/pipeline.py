@@ -14,12 +14,13 @@ if TYPE_CHECKING:  # the SDK is imported only when a definition is built
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PIPELINE_CODE = PACKAGE_DIR.parent / "pipeline_code"
-# The source the definition is computed from (the synth's build cache keys on it): this package and the modules of
-# pipeline_code/ that the steps import.
+CONTRACTS = PACKAGE_DIR.parent / "contracts"
+# The source the definition is computed from (the synth's build cache keys on it): this package, the contracts (the
+# metadata keys and sentinel it writes into the definition) and the modules of pipeline_code/ that the steps import.
 BUILDER_SOURCES = (
     *sorted(PACKAGE_DIR.glob("*.py")),
+    *sorted(CONTRACTS.glob("*.py")),
     PIPELINE_CODE / "lineage_fields.py",
-    PIPELINE_CODE / "metadata_codec.py",
     PIPELINE_CODE / "serving_code.py",
     PIPELINE_CODE / "triton_repository.py",
 )

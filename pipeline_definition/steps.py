@@ -30,7 +30,8 @@ from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 from sagemaker.xgboost.estimator import XGBoost
 
-from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS
+from contracts.package_metadata import PACKAGE_METADATA_KEYS, PIPELINE_EXECUTION_ARN, TRITON_MODEL_DATA_URI
+from contracts.sentinels import NONE
 from pipeline_code.serving_code import serving_environment
 from pipeline_code.triton_repository import instance_kind_for
 from pipeline_definition.images import model_image_uri
@@ -39,7 +40,7 @@ from pipeline_definition.spec import PipelineSpec
 ACCURACY_JSON_PATH = "summary.accuracy"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 GOVERNANCE_PROPERTY_FILE = "GovernanceMetadata"
-TRITON_METADATA_KEY = "triton_model_data_uri"  # the package's Triton archive (what the deploy function copies)
+TRITON_METADATA_KEY = TRITON_MODEL_DATA_URI  # the package's Triton archive (what the deploy function copies)
 LIBRARY_DIR = "/opt/ml/processing/input/lib"
 
 
@@ -58,7 +59,7 @@ class Parameters:
             input_data=ParameterString(name="InputDataUri", default_value=spec.raw_data_uri),
             min_accuracy=ParameterFloat(name="MinAccuracy", default_value=spec.min_accuracy),
             approval=ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status),
-            champion=ParameterString(name="ChampionModelDataUri", default_value="none"),
+            champion=ParameterString(name="ChampionModelDataUri", default_value=NONE),
         )
 
     def all(self) -> list[Any]:
@@ -276,7 +277,7 @@ def register_step(
             # Links the package to the run that produced it (the retraining loop finds its challenger by this), and
             # carries the governance step's lineage and readiness verdict (what the approval paths check).
             customer_metadata_properties={
-                "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                PIPELINE_EXECUTION_ARN: ExecutionVariables.PIPELINE_EXECUTION_ARN,
                 **({TRITON_METADATA_KEY: _s3_file(triton, "triton", "model.tar.gz")} if triton else {}),
                 **{
                     key: JsonGet(step_name=governance.name, property_file=GOVERNANCE_PROPERTY_FILE, json_path=key)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from contracts import ssm as ssm_names
+
 CONTEXT_KEY = "platform"
 DUMMY_ACCOUNT = "111111111111"
 
@@ -141,7 +143,7 @@ class PlatformConfig:
     @property
     def approved_package_parameter(self) -> str:
         """SSM parameter holding the model package the endpoint serves (the deploy path's desired state)."""
-        return f"/{self.project_name}/serving/approved-model-package-arn"
+        return ssm_names.approved_package_parameter(self.project_name)
 
     @property
     def xgboost_hyperparameters(self) -> dict[str, Any]:
@@ -324,6 +326,16 @@ def _validate(c: PlatformConfig) -> None:
         c.serving_mode != "triton" or c.training_engine == "xgboost",
         "serving_mode",
         "'triton' serves XGBoost models: it needs training_engine 'xgboost'",
+    )
+    # The XGBoost engine's packages are served in script mode (inference.py), and the SageMaker XGBoost container
+    # refuses a multi-model endpoint in script mode ("Multi model not supported in script mode.",
+    # aws/sagemaker-xgboost-container src/sagemaker_xgboost_container/serving_mms.py); only its built-in
+    # algorithm mode supports multi-model endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html).
+    check(
+        c.serving_mode != "multi_model" or c.training_engine != "xgboost",
+        "serving_mode",
+        "'multi_model' cannot serve training_engine 'xgboost': the SageMaker XGBoost container refuses multi-model "
+        "endpoints in script mode; use 'triton' (XGBoost on a Triton multi-model endpoint) or another mode",
     )
     check(bool(re.match(r"^\d{2}\.\d{2}$", c.triton_image_version)), "triton_image_version", "like 25.09")
     check(

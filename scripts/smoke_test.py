@@ -36,10 +36,11 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.sentinels import NONE as NO_MODEL  # DeployedModelPackageArn before any model is approved
+
 DEFAULT_PAYLOAD = Path(__file__).resolve().with_name("smoke_payload.csv")
 REPO = Path(__file__).resolve().parents[1]  # pipeline_code.triton_repository (standard library only)
 ENCODING_FILE = "feature_encoding.json"
-NO_MODEL = "none"  # the serving stack's DeployedModelPackageArn before any model is approved
 WAITING = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 POLL_SECONDS = 30.0
 

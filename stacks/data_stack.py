@@ -42,7 +42,7 @@ class DataStack(cdk.Stack):
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
         )
         if config.serving_mode == "triton":
-            from stacks.serving_stack import TRITON_PREFIX
+            from stacks.serving.names import TRITON_PREFIX
 
             # The delivery smoke test reads the live Triton archive under this prefix (an output here: an output
             # of the serving stack would re-export this stack's bucket, which cfn-lint flags).

@@ -40,7 +40,8 @@ SYNTH_COMMANDS = [
     # The same `make synth` a developer runs, with the delivery app instead of the stages (cdk.out).
     'make synth CDK_ARGS="-c delivery=true"',
 ]
-SMOKE_TEST_COMMANDS = ["python scripts/smoke_test.py"]
+# A module run from the checkout root, so it imports contracts/ (the "none" sentinel) as the stacks do.
+SMOKE_TEST_COMMANDS = ["python -m scripts.smoke_test"]
 
 
 def add_delivery(app: cdk.App, config_dir: Path = CONFIG_DIR) -> DeliveryStack:

@@ -7,8 +7,11 @@
 - SageMaker Model Monitor (data quality, model quality with ground truth) when `model_monitor_enabled`.
 - Alarms per feature (mean shift > k sigma, PSI > threshold), accuracy < A_min (the drift function joins
   ground truth with captured predictions; Model Monitor's model quality too, when enabled) and Model Monitor's
-  drift distances (when enabled), a composite "model degraded" alarm over them for the retraining loop, SNS
-  notifications (KMS), and a dashboard.
+  drift distances (when enabled), SNS notifications (KMS), and a dashboard.
+- Two composites. "model degraded" (accuracy against ground truth below A_min) starts the retraining loop:
+  retraining learns from labels, and labels of the new concept exist only once ground truth has arrived, which
+  is when this alarm can fire (docs/demo-story.md). "data drift" (any feature alarm) is the early warning: it
+  notifies, and starts nothing, since a retraining started then would train on labels of the old concept.
 
 No endpoint yet: like the ServingStack, this stack reads the approved-package SSM parameter as a CloudFormation
 parameter, and its HasApprovedModel condition leaves the Model Monitor job definitions and schedules out while the
@@ -34,6 +37,20 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from contracts import environment as env_names
+from contracts import events as ev
+from contracts import metrics
+from contracts.metrics import (
+    ACCURACY,
+    BASELINE_MISSING,
+    GROUND_TRUTH_MATCHED,
+    KS,
+    LABEL_SHIFT,
+    MALFORMED,
+    MEAN_SHIFT_SIGMA,
+    PSI,
+    ROWS,
+)
 from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX
 from stacks.constructs.approved_package import resolve_approved_package
@@ -44,10 +61,6 @@ from stacks.constructs.python_handler import PythonHandler
 
 SERVICE = "drift_monitor"  # the function's folder: Powertools adds it as the `service` dimension of every metric
 MARKER_PREFIX = "drift-monitor/processed"
-# Metric names: the contract with lambdas/drift_monitor/drift_metrics.py (a test checks both agree).
-MEAN_SHIFT_SIGMA, PSI, KS = "MeanShiftSigma", "PSI", "KS"
-LABEL_SHIFT, ROWS, MALFORMED, BASELINE_MISSING = "LabelShiftLinf", "RowsAnalyzed", "MalformedRecords", "BaselineMissing"
-ACCURACY, GROUND_TRUTH_MATCHED = "Accuracy", "GroundTruthMatched"
 
 
 class MonitoringStack(cdk.Stack):
@@ -70,11 +83,14 @@ class MonitoringStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.endpoint_name, self.variant_name = endpoint_name, variant_name
-        self.namespace = f"{config.project_name}/drift"
+        self.namespace = metrics.drift_namespace(config.project_name)
         self.period = cdk.Duration.minutes(config.drift_check_rate_minutes)
-        _, self.has_model = resolve_approved_package(self, config)
-        self.model_monitor = (
-            ModelMonitorSchedules(
+        self.model_monitor: ModelMonitorSchedules | None = None
+        # SageMaker Model Monitor does not monitor multi-model endpoints, which the Triton endpoint is.
+        if config.model_monitor_enabled and config.serving_mode != "triton":
+            # Only the schedules wait for a deployed model: without them, no parameter or condition is built.
+            _, has_model = resolve_approved_package(self, config)
+            self.model_monitor = ModelMonitorSchedules(
                 self,
                 "ModelMonitor",
                 config=config,
@@ -83,16 +99,8 @@ class MonitoringStack(cdk.Stack):
                 capture_prefix=capture_prefix,
                 artifact_bucket=artifact_bucket,
                 endpoint_name=endpoint_name,
-                condition=self.has_model,
+                condition=has_model,
             )
-            # SageMaker Model Monitor does not monitor multi-model endpoints, which the Triton endpoint is.
-            if config.model_monitor_enabled and config.serving_mode != "triton"
-            else None
-        )
-        if self.model_monitor is None:
-            # Only the schedules wait for a deployed model: without them, the parameter and condition stay out.
-            for unused in (self.has_model.node.id, "ApprovedModelPackageArn"):
-                self.node.try_remove_child(unused)
         self.drift_function = self._drift_function(
             config, capture_bucket, capture_prefix, artifact_bucket, model_package_group_name, approved_package
         )
@@ -104,11 +112,20 @@ class MonitoringStack(cdk.Stack):
             self,
             "ModelDegraded",
             composite_alarm_name=config.resource_name("model-degraded"),
-            alarm_description="Model degraded: a feature drifted or accuracy fell below A_min (starts retraining)",
-            alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms, *self.quality_alarms),
+            alarm_description="Model degraded: accuracy against ground truth fell below A_min (starts retraining)",
+            alarm_rule=cloudwatch.AlarmRule.any_of(*self.quality_alarms),
         )
-        self.degraded_alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
-        self.degraded_alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
+        self.drift_warning_alarm = cloudwatch.CompositeAlarm(
+            self,
+            "DataDrift",
+            composite_alarm_name=config.resource_name("data-drift"),
+            alarm_description="Early warning: a feature drifted from the baseline (notifies; retraining waits for "
+            "ground truth, see model-degraded)",
+            alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms),
+        )
+        for composite in (self.degraded_alarm, self.drift_warning_alarm):
+            composite.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+            composite.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
         self.monitor_broken_alarm = self._monitor_broken_alarm()
         self.dashboard = self._dashboard(config)
         cdk.CfnOutput(self, "ModelDegradedAlarmName", value=self.degraded_alarm.alarm_name)
@@ -126,25 +143,25 @@ class MonitoringStack(cdk.Stack):
     ) -> PythonHandler:
         self.layer = DriftCoreLayer(self, "DriftCore").layer
         environment = {
-            "ENDPOINT_NAME": self.endpoint_name,
-            "VARIANT_NAME": self.variant_name,
-            "CAPTURE_BUCKET": capture_bucket.bucket_name,
-            "CAPTURE_PREFIX": capture_prefix,
-            "MARKER_PREFIX": MARKER_PREFIX,
-            "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
-            "POWERTOOLS_METRICS_NAMESPACE": self.namespace,
-            "DRIFT_SIGMA": str(config.drift_sigma),
-            "PSI_THRESHOLD": str(config.psi_threshold),
-            "LOOKBACK_HOURS": str(config.drift_lookback_hours),
-            "MIN_ROWS": str(config.drift_min_rows),
-            "GROUND_TRUTH_PREFIX": config.ground_truth_prefix,
+            env_names.ENDPOINT_NAME: self.endpoint_name,
+            env_names.VARIANT_NAME: self.variant_name,
+            env_names.CAPTURE_BUCKET: capture_bucket.bucket_name,
+            env_names.CAPTURE_PREFIX: capture_prefix,
+            env_names.MARKER_PREFIX: MARKER_PREFIX,
+            env_names.APPROVED_PACKAGE_PARAMETER: config.approved_package_parameter,
+            env_names.POWERTOOLS_METRICS_NAMESPACE: self.namespace,
+            env_names.DRIFT_SIGMA: str(config.drift_sigma),
+            env_names.PSI_THRESHOLD: str(config.psi_threshold),
+            env_names.LOOKBACK_HOURS: str(config.drift_lookback_hours),
+            env_names.MIN_ROWS: str(config.drift_min_rows),
+            env_names.GROUND_TRUTH_PREFIX: config.ground_truth_prefix,
         }
         if config.serving_mode == "triton":
             # KServe v2 tensors of encoded features: decoded with the package's feature_encoding.json, which sits
             # next to its Triton archive in the pipeline's output (read under the PIPELINE_PREFIX grant below).
-            environment["SERVING_MODE"] = "triton"
+            environment[env_names.SERVING_MODE] = "triton"
         if self.model_monitor is not None:
-            environment["MONITOR_BASELINE_URI"] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
+            environment[env_names.MONITOR_BASELINE_URI] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
         handler = PythonHandler(
             self,
             "DriftMonitor",
@@ -203,8 +220,8 @@ class MonitoringStack(cdk.Stack):
             "CaptureObjectCreated",
             description="A new data-capture file of the endpoint",
             event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
+                source=[ev.S3],
+                detail_type=[ev.OBJECT_CREATED],
                 detail={
                     "bucket": {"name": [capture_bucket.bucket_name]},
                     "object": {"key": [{"prefix": f"{capture_prefix}/{self.endpoint_name}/"}]},
@@ -219,9 +236,9 @@ class MonitoringStack(cdk.Stack):
     def drift_metric(
         self, name: str, feature: str | None = None, statistic: str = "Maximum", label: str | None = None
     ) -> cloudwatch.Metric:
-        dimensions = {"EndpointName": self.endpoint_name, "service": SERVICE}
+        dimensions = {metrics.ENDPOINT_NAME: self.endpoint_name, metrics.SERVICE: SERVICE}
         if feature is not None:
-            dimensions["Feature"] = feature
+            dimensions[metrics.FEATURE] = feature
         return cloudwatch.Metric(
             namespace=self.namespace,
             metric_name=name,
@@ -359,7 +376,13 @@ class MonitoringStack(cdk.Stack):
             sigma=config.drift_sigma,
             psi_threshold=config.psi_threshold,
             min_accuracy=config.min_accuracy,
-            alarms=[self.degraded_alarm, *self.feature_alarms, *self.quality_alarms, self.monitor_broken_alarm],
+            alarms=[
+                self.degraded_alarm,
+                self.drift_warning_alarm,
+                *self.feature_alarms,
+                *self.quality_alarms,
+                self.monitor_broken_alarm,
+            ],
         )
 
 

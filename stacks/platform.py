@@ -14,7 +14,8 @@ from stacks.data_stack import DataStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.nag_review import ReviewedWildcards
 from stacks.retraining_stack import RetrainingStack
-from stacks.serving_stack import CAPTURE_PREFIX, ServingStack
+from stacks.serving.names import CAPTURE_PREFIX
+from stacks.serving_stack import ServingStack
 
 
 @dataclass(frozen=True)

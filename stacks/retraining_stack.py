@@ -27,6 +27,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from contracts import environment as env_names
+from contracts import events as ev
+from contracts import state_machine as sm
 from platform_config.platform import PlatformConfig
 from stacks.constructs.kms_grants import kms_via_service_statement
 from stacks.constructs.python_handler import PythonHandler
@@ -68,16 +71,16 @@ class RetrainingStack(cdk.Stack):
         )
 
         guard = self._handler("GuardFunction", "retrain_guard", "Retraining lock, cooldown and daily budget", {
-            "GUARD_TABLE": guard_table.table_name,
-            "COOLDOWN_HOURS": str(config.retraining_cooldown_hours),
-            "MAX_PER_DAY": str(config.retraining_max_per_day),
-            "TIMEOUT_HOURS": str(config.retraining_timeout_hours),
+            env_names.GUARD_TABLE: guard_table.table_name,
+            env_names.COOLDOWN_HOURS: str(config.retraining_cooldown_hours),
+            env_names.MAX_PER_DAY: str(config.retraining_max_per_day),
+            env_names.TIMEOUT_HOURS: str(config.retraining_timeout_hours),
         })  # fmt: skip
         guard_table.grant_read_write_data(guard.role)
 
         start = self._handler("StartPipelineFunction", "retrain_start_pipeline", "Starts the model build pipeline", {
-            "PIPELINE_NAME": pipeline_name,
-            "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
+            env_names.PIPELINE_NAME: pipeline_name,
+            env_names.APPROVED_PACKAGE_PARAMETER: config.approved_package_parameter,
         })  # fmt: skip
         start.role.add_to_policy(
             iam.PolicyStatement(
@@ -92,7 +95,7 @@ class RetrainingStack(cdk.Stack):
         )
         check = self._handler(
             "CheckPipelineFunction", "retrain_check_pipeline", "Pipeline run status and its package",
-            {"MODEL_PACKAGE_GROUP": model_package_group_name},
+            {env_names.MODEL_PACKAGE_GROUP: model_package_group_name},
         )  # fmt: skip
         check.role.add_to_policy(
             iam.PolicyStatement(
@@ -116,9 +119,9 @@ class RetrainingStack(cdk.Stack):
             )
         )
         compare = self._handler("CompareFunction", "retrain_compare", "Challenger vs champion holdout accuracy", {
-            "APPROVED_PACKAGE_PARAMETER": config.approved_package_parameter,
-            "MIN_IMPROVEMENT": str(config.retraining_min_improvement),
-            "MIN_ACCURACY": str(config.min_accuracy),
+            env_names.APPROVED_PACKAGE_PARAMETER: config.approved_package_parameter,
+            env_names.MIN_IMPROVEMENT: str(config.retraining_min_improvement),
+            env_names.MIN_ACCURACY: str(config.min_accuracy),
         })  # fmt: skip
         compare.role.add_to_policy(
             iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[group_packages])
@@ -162,8 +165,8 @@ class RetrainingStack(cdk.Stack):
             "ModelDegraded",
             description="The model-degraded alarm entered ALARM: start a retraining run",
             event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
+                source=[ev.CLOUDWATCH],
+                detail_type=[ev.ALARM_STATE_CHANGE],
                 resources=[trigger_alarm.alarm_arn],
                 detail={"state": {"value": ["ALARM"]}},
             ),
@@ -193,6 +196,8 @@ class RetrainingStack(cdk.Stack):
         deploy_function: lambda_.IFunction,
     ) -> sfn.IChainable:
         execution = sfn.JsonPath.string_at("$$.Execution.Name")
+        challenger = sfn.JsonPath.string_at(sm.path(sm.PIPELINE, sm.MODEL_PACKAGE_ARN))
+        status = sm.path(sm.PIPELINE, sm.STATUS)
 
         def invoke(
             name: str, function: lambda_.IFunction, payload: dict[str, Any], result_path: str
@@ -229,7 +234,7 @@ class RetrainingStack(cdk.Stack):
             )
             return task
 
-        release_payload = {"action": "release", "execution": execution}
+        release_payload = {sm.ACTION: sm.RELEASE, sm.EXECUTION: execution}
         failed = sfn.Fail(self, "RetrainingFailed", cause="A retraining step failed; the champion keeps serving")
         # The lock could not be released even after the retries: fail loudly (it stays held until it goes stale).
         release_failed = sfn.Fail(
@@ -243,7 +248,7 @@ class RetrainingStack(cdk.Stack):
         notify_failure = notify(
             "NotifyFailure",
             "Retraining failed",
-            sfn.TaskInput.from_object({"execution": execution, "error": sfn.JsonPath.object_at("$.error")}),
+            sfn.TaskInput.from_object({sm.EXECUTION: execution, sm.ERROR: sfn.JsonPath.object_at(sm.path(sm.ERROR))}),
         )
         # A failed failure notice must not keep the lock: release anyway, then fail as planned.
         notify_failure.add_catch(release_after_failure, errors=["States.ALL"], result_path="$.notify_error")
@@ -255,9 +260,9 @@ class RetrainingStack(cdk.Stack):
             return task
 
         acquire = caught(
-            invoke("AcquireLock", guard.function, {"action": "acquire", "execution": execution}, "$.guard")
+            invoke("AcquireLock", guard.function, {sm.ACTION: sm.ACQUIRE, sm.EXECUTION: execution}, sm.path(sm.GUARD))
         )
-        start_run = caught(invoke("StartPipeline", start.function, {"execution": execution}, "$.pipeline"))
+        start_run = caught(invoke("StartPipeline", start.function, {sm.EXECUTION: execution}, sm.path(sm.PIPELINE)))
         wait = sfn.Wait(
             self,
             "WaitForPipeline",
@@ -267,16 +272,16 @@ class RetrainingStack(cdk.Stack):
             invoke(
                 "CheckPipeline",
                 check.function,
-                {"pipeline_execution_arn": sfn.JsonPath.string_at("$.pipeline.pipeline_execution_arn")},
-                "$.pipeline",
+                {sm.PIPELINE_EXECUTION_ARN: sfn.JsonPath.string_at(sm.path(sm.PIPELINE, sm.PIPELINE_EXECUTION_ARN))},
+                sm.path(sm.PIPELINE),
             )
         )
         comparison = caught(
             invoke(
                 "CompareWithChampion",
                 compare.function,
-                {"model_package_arn": sfn.JsonPath.string_at("$.pipeline.model_package_arn")},
-                "$.comparison",
+                {sm.MODEL_PACKAGE_ARN: challenger},
+                sm.path(sm.COMPARISON),
             )
         )
 
@@ -286,11 +291,11 @@ class RetrainingStack(cdk.Stack):
                     name,
                     set_approval.function,
                     {
-                        "model_package_arn": sfn.JsonPath.string_at("$.pipeline.model_package_arn"),
-                        "approve": approve,
-                        "reason": sfn.JsonPath.string_at("$.comparison.reason"),
+                        sm.MODEL_PACKAGE_ARN: challenger,
+                        sm.APPROVE: approve,
+                        sm.REASON: sfn.JsonPath.string_at(sm.path(sm.COMPARISON, sm.REASON)),
                     },
-                    "$.approval",
+                    sm.path(sm.APPROVAL),
                 )
             )
 
@@ -299,18 +304,18 @@ class RetrainingStack(cdk.Stack):
                 "Deploy",
                 deploy_function,
                 {
-                    "detail-type": "SageMaker Model Package State Change",
-                    "source": "mlops.retraining",
-                    "detail": {"ModelPackageArn": sfn.JsonPath.string_at("$.pipeline.model_package_arn")},
+                    ev.DETAIL_TYPE: ev.MODEL_PACKAGE_STATE_CHANGE,
+                    ev.SOURCE: ev.RETRAINING,
+                    ev.DETAIL: {ev.MODEL_PACKAGE_ARN: challenger},
                 },
-                "$.deployment",
+                sm.path(sm.DEPLOYMENT),
             )
         )
         # The deploy function raises RetryLater while the serving stack is still updating.
         deploy.add_retry(errors=["RetryLater"], interval=cdk.Duration.seconds(60), max_attempts=5, backoff_rate=2.0)
         summary = sfn.TaskInput.from_object(
-            {"execution": execution, "package": sfn.JsonPath.string_at("$.pipeline.model_package_arn"),
-             "comparison": sfn.JsonPath.object_at("$.comparison")}
+            {sm.EXECUTION: execution, "package": challenger,
+             sm.COMPARISON: sfn.JsonPath.object_at(sm.path(sm.COMPARISON))}
         )  # fmt: skip
         release_ok = caught(invoke("Release", guard.function, release_payload, sfn.JsonPath.DISCARD))
         release_ok.next(sfn.Succeed(self, "Done"))
@@ -342,21 +347,24 @@ class RetrainingStack(cdk.Stack):
         pipeline_failed = sfn.Pass(
             self,
             "PipelineDidNotRegister",
-            parameters={"Error": "PipelineFailed", "Cause": sfn.JsonPath.string_at("$.pipeline.failure_reason")},
-            result_path="$.error",
+            parameters={
+                "Error": "PipelineFailed",
+                "Cause": sfn.JsonPath.string_at(sm.path(sm.PIPELINE, sm.FAILURE_REASON)),
+            },
+            result_path=sm.path(sm.ERROR),
         ).next(on_failure)
 
         for task in catchable:
-            task.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+            task.add_catch(on_failure, errors=["States.ALL"], result_path=sm.path(sm.ERROR))
 
         loop = wait.next(check_run).next(
             sfn.Choice(self, "PipelineState")
-            .when(sfn.Condition.string_equals("$.pipeline.status", "Executing"), wait)
+            .when(sfn.Condition.string_equals(status, sm.EXECUTING), wait)
             .when(
-                sfn.Condition.string_equals("$.pipeline.status", "Succeeded"),
+                sfn.Condition.string_equals(status, sm.SUCCEEDED),
                 comparison.next(
                     sfn.Choice(self, "ChallengerBetter")
-                    .when(sfn.Condition.boolean_equals("$.comparison.better", True), promoted)
+                    .when(sfn.Condition.boolean_equals(sm.path(sm.COMPARISON, sm.BETTER), True), promoted)
                     .otherwise(kept)
                 ),
             )
@@ -364,6 +372,6 @@ class RetrainingStack(cdk.Stack):
         )
         return acquire.next(
             sfn.Choice(self, "MayRetrain")
-            .when(sfn.Condition.boolean_equals("$.guard.proceed", True), start_run.next(loop))
+            .when(sfn.Condition.boolean_equals(sm.path(sm.GUARD, sm.PROCEED), True), start_run.next(loop))
             .otherwise(sfn.Succeed(self, "Skipped", comment="Guard refused: running, cooling down or over budget"))
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         relative = Path(str(item.path)).relative_to(REPO / "tests").parts
         if item.get_closest_marker("slow") or relative[0] in E2E_DIRS:
             item.add_marker(e2e)
+
+
+@pytest.fixture(autouse=True)
+def _new_lambda_container() -> Iterator[None]:
+    """Each test starts as a new Lambda container would: no cached clients or container caches
+    (lambdas/shared/clients.py; looked up, not imported, since the container-parity envs have no boto3)."""
+    _reset_lambda_container()
+    yield
+    _reset_lambda_container()
+
+
+def _reset_lambda_container() -> None:
+    module = sys.modules.get("lambdas.shared.clients")
+    if module is not None:
+        module.reset()
 
 
 def cdk_context() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from tests.conftest import REPO
 
 # The oldest Python among the images that run these folders (the step library zip ships both).
 IMAGE_PYTHON = "3.9"
-SHIPPED = ("pipeline_code", "drift_core")
+SHIPPED = ("pipeline_code", "drift_core", "contracts")
 
 
 def test_the_shipped_code_runs_on_the_images_python() -> None:

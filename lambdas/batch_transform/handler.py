@@ -11,21 +11,16 @@ import hashlib
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from handler_input import require_object_event
+
+from contracts import environment as env_names
+from contracts.sentinels import NONE as NO_MODEL
+from lambdas.shared.clients import client
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
-NO_MODEL = "none"
 INPUT_ROOT = "batch/input/"
-_clients: dict[str, Any] = {}
-
-
-def client(service: str) -> Any:
-    if service not in _clients:
-        _clients[service] = boto3.client(service)
-    return _clients[service]
 
 
 class NothingToScore(ValueError):
@@ -52,17 +47,17 @@ def start(
     event: dict[str, Any], sagemaker: Any, ssm: Any, environ: dict[str, str] | os._Environ[str]
 ) -> dict[str, str]:
     prefix = input_prefix(event)  # a malformed event is refused before any AWS call
-    package = ssm.get_parameter(Name=environ["APPROVED_PACKAGE_PARAMETER"])["Parameter"]["Value"]
+    package = ssm.get_parameter(Name=environ[env_names.APPROVED_PACKAGE_PARAMETER])["Parameter"]["Value"]
     if package == NO_MODEL:
         raise NothingToScore("no approved model package yet")
-    bucket = environ["BATCH_BUCKET"]
+    bucket = environ[env_names.BATCH_BUCKET]
     digest = hashlib.sha256(f"{prefix}|{package}".encode()).hexdigest()[:16]
     name = f"{environ['NAME_PREFIX']}-batch-{digest}"
     try:
         sagemaker.create_model(
             ModelName=name,
             PrimaryContainer={"ModelPackageName": package},
-            ExecutionRoleArn=environ["MODEL_ROLE_ARN"],
+            ExecutionRoleArn=environ[env_names.MODEL_ROLE_ARN],
             EnableNetworkIsolation=True,
         )
         sagemaker.create_transform_job(
@@ -77,12 +72,12 @@ def start(
                 "S3OutputPath": f"s3://{bucket}/batch/output/{prefix.removeprefix(INPUT_ROOT)}",
                 "Accept": "text/csv",
                 "AssembleWith": "Line",
-                "KmsKeyId": environ["KMS_KEY_ARN"],
+                "KmsKeyId": environ[env_names.KMS_KEY_ARN],
             },
             TransformResources={
-                "InstanceType": environ["INSTANCE_TYPE"],
-                "InstanceCount": int(environ["INSTANCE_COUNT"]),
-                "VolumeKmsKeyId": environ["KMS_KEY_ARN"],
+                "InstanceType": environ[env_names.INSTANCE_TYPE],
+                "InstanceCount": int(environ[env_names.INSTANCE_COUNT]),
+                "VolumeKmsKeyId": environ[env_names.KMS_KEY_ARN],
             },
         )
     except ClientError as exc:

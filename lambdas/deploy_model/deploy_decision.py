@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from readiness_gate import refusal
+from contracts import events as ev
+from contracts.package_metadata import TRITON_MODEL_DATA_URI as TRITON_METADATA_KEY
+from lambdas.shared.readiness_gate import refusal
 
-APPROVED = "Approved"
-NO_MODEL = "none"
+APPROVED = ev.APPROVED  # the registry's ModelApprovalStatus, as the ModelApproved rule matches it
 ROLLED_BACK = "UPDATE_ROLLBACK_COMPLETE"
 UPDATED = "UPDATE_COMPLETE"
 SETTLED = frozenset({UPDATED, ROLLED_BACK})  # the stack statuses after which the function looks again
@@ -41,20 +42,20 @@ def event_kind(event: Any) -> Literal["approval", "stack_status"]:
     """An approval, or a stack status change (a look at the settled stack)."""
     if not isinstance(event, dict):
         raise MalformedEvent("event: expected a JSON object")
-    kind = event.get("detail-type")
-    if kind == "SageMaker Model Package State Change":
+    kind = event.get(ev.DETAIL_TYPE)
+    if kind == ev.MODEL_PACKAGE_STATE_CHANGE:
         return "approval"
-    if kind == "CloudFormation Stack Status Change":
+    if kind == ev.STACK_STATUS_CHANGE:
         return "stack_status"
     raise MalformedEvent(f"event.detail-type: unsupported value {kind!r}")
 
 
 def package_arn_from_event(event: dict[str, Any]) -> str:
     """The model package ARN of an EventBridge 'SageMaker Model Package State Change' event."""
-    detail = event.get("detail")
+    detail = event.get(ev.DETAIL)
     if not isinstance(detail, dict):
         raise MalformedEvent("event.detail: missing or not an object")
-    arn = detail.get("ModelPackageArn")
+    arn = detail.get(ev.MODEL_PACKAGE_ARN)
     if not isinstance(arn, str) or ":model-package/" not in arn:
         raise MalformedEvent(f"event.detail.ModelPackageArn: not a model package ARN ({arn!r})")
     return arn
@@ -90,7 +91,6 @@ def decide(package: dict[str, Any], expected_group: str, served_arn: str, stack_
 
 
 # serving_mode "triton": an approved package's Triton archive is copied under the endpoint's multi-model prefix.
-TRITON_METADATA_KEY = "triton_model_data_uri"  # set by the pipeline's Register step (PackageTriton's output)
 
 
 class NotServable(ValueError):

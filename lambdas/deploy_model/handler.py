@@ -27,11 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from deploy_decision import (
-    NO_MODEL,
+
+from contracts import environment as env_names
+from contracts import events as ev
+from contracts import metrics
+from contracts.sentinels import NONE as NO_MODEL
+from lambdas.deploy_model.deploy_decision import (
     ROLLED_BACK,
     SETTLED,
     CopyPlan,
@@ -44,36 +47,18 @@ from deploy_decision import (
     stack_status_from_event,
     triton_copy_plan,
 )
-from handler_input import require_object_event
-from model_card_publisher import publish_model_card
-from served_package import live_endpoint
+from lambdas.shared.clients import Clients
+from lambdas.shared.handler_input import require_object_event
+from lambdas.shared.model_card_publisher import publish_model_card
+from lambdas.shared.served_package import live_endpoint
 
 logger = Logger()
 DEPLOYED_OUTPUT = "DeployedModelPackageArn"
 DESIRED_STACK_PARAMETER = "ApprovedModelPackageArn"  # the serving stack's SSM-typed parameter
-MISMATCH_METRIC = "LiveConfigMismatch"
 
 
 class RetryLater(RuntimeError):
     """Raised so that Lambda's asynchronous retries deliver the event again once the stack has settled."""
-
-
-class Clients:
-    """boto3 clients, created once per container; tests pass their own."""
-
-    def __init__(
-        self,
-        sagemaker: Any = None,
-        ssm: Any = None,
-        cloudformation: Any = None,
-        s3: Any = None,
-        cloudwatch: Any = None,
-    ) -> None:
-        self.sagemaker = sagemaker or boto3.client("sagemaker")
-        self.ssm = ssm or boto3.client("ssm")
-        self.cloudformation = cloudformation or boto3.client("cloudformation")
-        self.s3 = s3 or boto3.client("s3")
-        self.cloudwatch = cloudwatch or boto3.client("cloudwatch")
 
 
 @dataclass(frozen=True)
@@ -88,24 +73,14 @@ class StackUpdate:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StackUpdate:
-        types = tuple(t for t in env.get("UPDATE_RESOURCE_TYPES", "").split(",") if t)
+        types = tuple(t for t in env.get(env_names.UPDATE_RESOURCE_TYPES, "").split(",") if t)
         return cls(
-            pending_parameter=env.get("PENDING_PACKAGE_PARAMETER", ""),
+            pending_parameter=env.get(env_names.PENDING_PACKAGE_PARAMETER, ""),
             resource_types=types,
-            endpoint_name=env.get("ENDPOINT_NAME", ""),
-            endpoint_config_logical_id=env.get("ENDPOINT_CONFIG_LOGICAL_ID", ""),
-            metrics_namespace=env.get("DEPLOY_METRICS_NAMESPACE", ""),
+            endpoint_name=env.get(env_names.ENDPOINT_NAME, ""),
+            endpoint_config_logical_id=env.get(env_names.ENDPOINT_CONFIG_LOGICAL_ID, ""),
+            metrics_namespace=env.get(env_names.DEPLOY_METRICS_NAMESPACE, ""),
         )
-
-
-_clients: Clients | None = None
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
 
 
 def on_approval(
@@ -235,7 +210,7 @@ def on_stack_status(
     pending = _desired(aws, update.pending_parameter) if update.pending_parameter else NO_MODEL
     if pending != NO_MODEL:
         _put(aws, update.pending_parameter, NO_MODEL)
-        group = os.environ.get("MODEL_PACKAGE_GROUP", "")
+        group = os.environ.get(env_names.MODEL_PACKAGE_GROUP, "")
         parked = _approval(pending)
         return on_approval(parked, aws, group, parameter, stack_name, update=update, **mode)
     return decision
@@ -264,8 +239,8 @@ def check_live_endpoint(aws: Clients, stack: dict[str, Any], update: StackUpdate
         Namespace=update.metrics_namespace,
         MetricData=[
             {
-                "MetricName": MISMATCH_METRIC,
-                "Dimensions": [{"Name": "EndpointName", "Value": update.endpoint_name}],
+                "MetricName": metrics.LIVE_CONFIG_MISMATCH,
+                "Dimensions": [{"Name": metrics.ENDPOINT_NAME, "Value": update.endpoint_name}],
                 "Value": 1.0 if mismatch else 0.0,
                 "Unit": "Count",
             }
@@ -284,7 +259,7 @@ def check_live_endpoint(aws: Clients, stack: dict[str, Any], update: StackUpdate
 
 
 def _approval(arn: str) -> dict[str, Any]:
-    return {"detail-type": "SageMaker Model Package State Change", "detail": {"ModelPackageArn": arn}}
+    return {ev.DETAIL_TYPE: ev.MODEL_PACKAGE_STATE_CHANGE, ev.DETAIL: {ev.MODEL_PACKAGE_ARN: arn}}
 
 
 def _put(aws: Clients, name: str, value: str) -> None:
@@ -338,21 +313,21 @@ def rejected(reason: str) -> dict[str, str]:
 @require_object_event(rejected=rejected)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    parameter = os.environ["APPROVED_PACKAGE_PARAMETER"]
-    stack_name = os.environ["SERVING_STACK_NAME"]
+    parameter = os.environ[env_names.APPROVED_PACKAGE_PARAMETER]
+    stack_name = os.environ[env_names.SERVING_STACK_NAME]
     update = StackUpdate.from_env(os.environ)
     try:
         triton = {
-            "triton_url": os.environ.get("TRITON_MODEL_URL", ""),
-            "live_model_parameter": os.environ.get("TRITON_LIVE_MODEL_PARAMETER", ""),
+            "triton_url": os.environ.get(env_names.TRITON_MODEL_URL, ""),
+            "live_model_parameter": os.environ.get(env_names.TRITON_LIVE_MODEL_PARAMETER, ""),
         }
-        multi_model = os.environ.get("MULTI_MODEL_URL", "")
+        multi_model = os.environ.get(env_names.MULTI_MODEL_URL, "")
         if event_kind(event) == "approval":
-            group = os.environ["MODEL_PACKAGE_GROUP"]
-            decision = on_approval(event, clients(), group, parameter, stack_name, multi_model, **triton, update=update)
+            group = os.environ[env_names.MODEL_PACKAGE_GROUP]
+            decision = on_approval(event, Clients(), group, parameter, stack_name, multi_model, **triton, update=update)
         else:
             decision = on_stack_status(
-                event, clients(), parameter, stack_name, update, multi_model_url=multi_model, **triton
+                event, Clients(), parameter, stack_name, update, multi_model_url=multi_model, **triton
             )
     except MalformedEvent as exc:
         return rejected(str(exc))

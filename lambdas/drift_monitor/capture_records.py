@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from triton_records import FeatureEncoding, TensorError, is_tensor_request, request_rows, response_labels
 
 from drift_core.capture_codec import Labels, Malformed, Rows, TensorDecoder, decode_line
+from lambdas.drift_monitor.triton_records import (
+    FeatureEncoding,
+    TensorError,
+    is_tensor_request,
+    request_rows,
+    response_labels,
+)
 
 __all__ = ["CaptureBatch", "FeatureEncoding", "Malformed", "parse_record", "read_record"]
 

@@ -1,7 +1,6 @@
 """The CloudWatch metrics of one drift run, from drift_core's report: pure logic, no AWS.
 
-Names and dimensions are a contract with the MonitoringStack's alarms (stacks/monitoring_stack.py): per-feature
-metrics carry the dimension `Feature`, all carry `EndpointName` (and Powertools adds `service`).
+Names and dimensions are a contract with the MonitoringStack's alarms: both import them from contracts/metrics.py.
 """
 
 from __future__ import annotations
@@ -10,18 +9,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MEAN_SHIFT_SIGMA = "MeanShiftSigma"
-PSI = "PSI"
-KS = "KS"
-LABEL_SHIFT = "LabelShiftLinf"
-ROWS = "RowsAnalyzed"
-OBJECTS = "CaptureObjectsProcessed"
-MALFORMED = "MalformedRecords"
-DRIFTED = "DriftedFeatures"
-BASELINE_MISSING = "BaselineMissing"
-ACCURACY = "Accuracy"
-GROUND_TRUTH_MATCHED = "GroundTruthMatched"
-GROUND_TRUTH_UNMATCHED = "GroundTruthUnmatched"
+from contracts.metrics import (
+    ACCURACY,
+    DRIFTED,
+    GROUND_TRUTH_MATCHED,
+    GROUND_TRUTH_UNMATCHED,
+    KS,
+    LABEL_SHIFT,
+    MALFORMED,
+    MEAN_SHIFT_SIGMA,
+    OBJECTS,
+    PSI,
+    ROWS,
+)
 
 # report key -> metric name, for each feature (None values, e.g. KS of a categorical feature, are not sent)
 PER_FEATURE = {"mean_shift_sigma": MEAN_SHIFT_SIGMA, "psi": PSI, "ks": KS}

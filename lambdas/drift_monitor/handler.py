@@ -43,26 +43,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
-from capture_records import CaptureBatch
-from drift_metrics import BASELINE_MISSING, Metric, quality_metrics, run_metrics
-from ground_truth import GroundTruth, join
-from handler_input import at_cold_start, number_setting, require_object_event
-from served_package import live_endpoint
-from triton_records import EncodingError, FeatureEncoding
 
 import drift_core
+from contracts import environment as env_names
+from contracts import events as ev
+from contracts.metrics import BASELINE_MISSING, ENDPOINT_NAME, FEATURE
+from contracts.package_metadata import TRITON_MODEL_DATA_URI as TRITON_METADATA_KEY
+from contracts.sentinels import NONE as NO_MODEL
+from lambdas.drift_monitor.capture_records import CaptureBatch
+from lambdas.drift_monitor.drift_metrics import Metric, quality_metrics, run_metrics
+from lambdas.drift_monitor.ground_truth import GroundTruth, join
+from lambdas.drift_monitor.triton_records import EncodingError, FeatureEncoding
+from lambdas.shared.clients import Clients, container_cache
+from lambdas.shared.handler_input import at_cold_start, number_setting, require_object_event
+from lambdas.shared.served_package import live_endpoint
 
 logger = Logger()
-NO_MODEL = "none"
 PREDICTION = "__prediction__"  # the predicted-label column of a ground-truth window (not a model feature)
 STATISTICS, CONSTRAINTS = "statistics.json", "constraints.json"
 TRITON = "triton"
-TRITON_METADATA_KEY = "triton_model_data_uri"  # set by the pipeline's Register step (as the deploy function reads it)
 ENCODING_FILE = "feature_encoding.json"  # next to the archive in PackageTriton's output
 
 
@@ -88,21 +91,21 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
         return cls(
-            endpoint_name=e["ENDPOINT_NAME"],
-            variant_name=e["VARIANT_NAME"],
-            capture_bucket=e["CAPTURE_BUCKET"],
-            capture_prefix=e["CAPTURE_PREFIX"],
-            marker_prefix=e["MARKER_PREFIX"],
-            approved_package_parameter=e["APPROVED_PACKAGE_PARAMETER"],
-            namespace=e["POWERTOOLS_METRICS_NAMESPACE"],
-            sigma=number_setting(e, "DRIFT_SIGMA", 0.0, low_inclusive=False),
-            psi_threshold=number_setting(e, "PSI_THRESHOLD", 0.0, low_inclusive=False),
-            lookback_hours=int(number_setting(e, "LOOKBACK_HOURS", 1, default="24", integer=True)),
-            min_rows=int(number_setting(e, "MIN_ROWS", 1, default="100", integer=True)),
-            max_objects=int(number_setting(e, "MAX_OBJECTS", 1, default="200", integer=True)),
-            monitor_baseline_uri=e.get("MONITOR_BASELINE_URI", ""),
-            ground_truth_prefix=e.get("GROUND_TRUTH_PREFIX", ""),
-            serving_mode=e.get("SERVING_MODE", ""),
+            endpoint_name=e[env_names.ENDPOINT_NAME],
+            variant_name=e[env_names.VARIANT_NAME],
+            capture_bucket=e[env_names.CAPTURE_BUCKET],
+            capture_prefix=e[env_names.CAPTURE_PREFIX],
+            marker_prefix=e[env_names.MARKER_PREFIX],
+            approved_package_parameter=e[env_names.APPROVED_PACKAGE_PARAMETER],
+            namespace=e[env_names.POWERTOOLS_METRICS_NAMESPACE],
+            sigma=number_setting(e, env_names.DRIFT_SIGMA, 0.0, low_inclusive=False),
+            psi_threshold=number_setting(e, env_names.PSI_THRESHOLD, 0.0, low_inclusive=False),
+            lookback_hours=int(number_setting(e, env_names.LOOKBACK_HOURS, 1, default="24", integer=True)),
+            min_rows=int(number_setting(e, env_names.MIN_ROWS, 1, default="100", integer=True)),
+            max_objects=int(number_setting(e, env_names.MAX_OBJECTS, 1, default="200", integer=True)),
+            monitor_baseline_uri=e.get(env_names.MONITOR_BASELINE_URI, ""),
+            ground_truth_prefix=e.get(env_names.GROUND_TRUTH_PREFIX, ""),
+            serving_mode=e.get(env_names.SERVING_MODE, ""),
         )
 
     @property
@@ -118,25 +121,9 @@ class BaselineUnavailable(RuntimeError):
     """The approved package has no readable baseline; the message says what is missing."""
 
 
-class Clients:
-    """boto3 clients, created once per container; tests pass their own."""
-
-    def __init__(self, s3: Any = None, ssm: Any = None, sagemaker: Any = None) -> None:
-        self.s3 = s3 or boto3.client("s3")
-        self.ssm = ssm or boto3.client("ssm")
-        self.sagemaker = sagemaker or boto3.client("sagemaker")
-
-
-_clients: Clients | None = None
-_baselines: dict[str, drift_core.Baseline] = {}
-_encodings: dict[str, FeatureEncoding] = {}
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
+# Per container, like the clients: a package's baseline and encoding never change.
+_baselines: dict[str, drift_core.Baseline] = container_cache()
+_encodings: dict[str, FeatureEncoding] = container_cache()
 
 
 def run(aws: Clients, settings: Settings, *, triggered_by_object: bool, now: datetime | None = None) -> dict[str, Any]:
@@ -417,10 +404,10 @@ def emit(settings: Settings, metrics: list[Metric]) -> None:
             unit=MetricUnit(metric.unit),
             value=metric.value,
             namespace=settings.namespace,
-            default_dimensions={"EndpointName": settings.endpoint_name},
+            default_dimensions={ENDPOINT_NAME: settings.endpoint_name},
         ) as record:
             if metric.feature is not None:
-                record.add_dimension(name="Feature", value=metric.feature)
+                record.add_dimension(name=FEATURE, value=metric.feature)
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -431,7 +418,7 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def triggered_by_object(event: Any) -> bool:
-    return isinstance(event, dict) and event.get("source") == "aws.s3"
+    return isinstance(event, dict) and event.get(ev.SOURCE) == ev.S3
 
 
 at_cold_start(Settings.from_env)
@@ -440,6 +427,6 @@ at_cold_start(Settings.from_env)
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = run(clients(), Settings.from_env(), triggered_by_object=triggered_by_object(event))
+    result = run(Clients(), Settings.from_env(), triggered_by_object=triggered_by_object(event))
     logger.info("outcome", extra={k: v for k, v in result.items() if k != "drifted_features"})
     return result

@@ -12,25 +12,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from handler_input import require_object_event
+
+from contracts import environment as env_names
+from contracts import state_machine as sm
+from contracts.package_metadata import PIPELINE_EXECUTION_ARN as RUN_PROPERTY
+from lambdas.shared.clients import client
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
-RUN_PROPERTY = "pipeline_execution_arn"
 NEWEST = 20
-_sagemaker: Any = None
-
-
-def sagemaker() -> Any:
-    global _sagemaker
-    if _sagemaker is None:
-        _sagemaker = boto3.client("sagemaker")
-    return _sagemaker
 
 
 def check(event: dict[str, Any], client: Any, group: str) -> dict[str, Any]:
-    arn = event.get("pipeline_execution_arn")
+    arn = event.get(sm.PIPELINE_EXECUTION_ARN)
     if not isinstance(arn, str) or not arn:
         raise ValueError(f"input.pipeline_execution_arn: missing ({event!r})")
     described = client.describe_pipeline_execution(PipelineExecutionArn=arn)
@@ -39,7 +34,8 @@ def check(event: dict[str, Any], client: Any, group: str) -> dict[str, Any]:
     if status == "Succeeded" and package is None:
         # The pipeline can only succeed through its Register step; anything else is a broken pipeline.
         status, reason = "Failed", "pipeline succeeded without registering a model package"
-    return {"status": status, "pipeline_execution_arn": arn, "model_package_arn": package, "failure_reason": reason}
+    return {sm.STATUS: status, sm.PIPELINE_EXECUTION_ARN: arn, sm.MODEL_PACKAGE_ARN: package,
+            sm.FAILURE_REASON: reason}  # fmt: skip
 
 
 def registered_package(client: Any, group: str, run_arn: str) -> str | None:
@@ -56,6 +52,6 @@ def registered_package(client: Any, group: str, run_arn: str) -> str | None:
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = check(event, sagemaker(), os.environ["MODEL_PACKAGE_GROUP"])
+    result = check(event, client("sagemaker"), os.environ[env_names.MODEL_PACKAGE_GROUP])
     logger.info("pipeline status", extra=result)
     return result

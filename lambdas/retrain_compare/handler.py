@@ -14,31 +14,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from comparison import compare
-from handler_input import at_cold_start, number_setting, require_object_event
+
+from contracts import environment as env_names
+from contracts import state_machine as sm
+from contracts.sentinels import NONE as NO_MODEL
+from lambdas.retrain_compare.comparison import compare
+from lambdas.shared.clients import Clients
+from lambdas.shared.handler_input import at_cold_start, number_setting, require_object_event
 
 logger = Logger()
-NO_MODEL = "none"
-
-
-class Clients:
-    def __init__(self, sagemaker: Any = None, s3: Any = None, ssm: Any = None) -> None:
-        self.sagemaker = sagemaker or boto3.client("sagemaker")
-        self.s3 = s3 or boto3.client("s3")
-        self.ssm = ssm or boto3.client("ssm")
-
-
-_clients: Clients | None = None
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
 
 
 class EvaluationReportError(ValueError):
@@ -75,7 +61,7 @@ def evaluation_report(aws: Clients, package_arn: str) -> dict[str, Any]:
 
 
 def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_accuracy: float) -> dict[str, Any]:
-    challenger_arn = event.get("model_package_arn")
+    challenger_arn = event.get(sm.MODEL_PACKAGE_ARN)
     if not isinstance(challenger_arn, str) or not challenger_arn:
         raise ValueError(f"input.model_package_arn: missing ({event!r})")
     champion_arn = aws.ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
@@ -91,18 +77,18 @@ def run(event: dict[str, Any], aws: Clients, parameter: str, margin: float, min_
         basis = "each on its own holdout set (the champion could not be scored on the new one)"
     result = compare(float(summary["accuracy"]), champion, margin, min_accuracy)
     return {
-        "better": result.better,
+        sm.BETTER: result.better,
         "challenger_accuracy": result.challenger_accuracy,
         "champion_accuracy": result.champion_accuracy,
         "champion_arn": champion_arn,
-        "reason": f"{result.reason} ({basis})",
+        sm.REASON: f"{result.reason} ({basis})",
     }
 
 
 def settings(environ: Mapping[str, str]) -> dict[str, float]:
     return {
-        "margin": number_setting(environ, "MIN_IMPROVEMENT", 0.0),
-        "min_accuracy": number_setting(environ, "MIN_ACCURACY", 0.0),
+        "margin": number_setting(environ, env_names.MIN_IMPROVEMENT, 0.0),
+        "min_accuracy": number_setting(environ, env_names.MIN_ACCURACY, 0.0),
     }
 
 
@@ -114,8 +100,8 @@ at_cold_start(lambda: settings(os.environ))
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = run(
         event,
-        clients(),
-        parameter=os.environ["APPROVED_PACKAGE_PARAMETER"],
+        Clients(),
+        parameter=os.environ[env_names.APPROVED_PACKAGE_PARAMETER],
         **settings(os.environ),
     )
     logger.info("comparison", extra=result)

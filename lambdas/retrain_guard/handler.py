@@ -11,39 +11,38 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from guard_logic import GuardState, Limits, Verdict, acquire, release
-from handler_input import at_cold_start, number_setting, require_object_event
+
+from contracts import environment as env_names
+from contracts import state_machine as sm
+from lambdas.retrain_guard.guard_logic import GuardState, Limits, Verdict, acquire, release
+from lambdas.shared.clients import resource
+from lambdas.shared.handler_input import at_cold_start, number_setting, require_object_event
 
 logger = Logger()
 KEY = {"pk": "retraining"}
-_table: Any = None
 
 
 def table() -> Any:
-    global _table
-    if _table is None:
-        _table = boto3.resource("dynamodb").Table(os.environ["GUARD_TABLE"])
-    return _table
+    return resource("dynamodb").Table(os.environ[env_names.GUARD_TABLE])
 
 
 def limits_from_env(environ: dict[str, str] | os._Environ[str]) -> Limits:
     return Limits(
-        cooldown=timedelta(hours=number_setting(environ, "COOLDOWN_HOURS", 0.0)),
-        max_per_day=int(number_setting(environ, "MAX_PER_DAY", 1, integer=True)),
-        timeout=timedelta(hours=number_setting(environ, "TIMEOUT_HOURS", 0.0, low_inclusive=False)),
+        cooldown=timedelta(hours=number_setting(environ, env_names.COOLDOWN_HOURS, 0.0)),
+        max_per_day=int(number_setting(environ, env_names.MAX_PER_DAY, 1, integer=True)),
+        timeout=timedelta(hours=number_setting(environ, env_names.TIMEOUT_HOURS, 0.0, low_inclusive=False)),
     )
 
 
 def run(event: dict[str, Any], store: Any, limits: Limits, now: datetime) -> Verdict:
-    action, execution = event.get("action"), event.get("execution")
-    if action not in ("acquire", "release") or not isinstance(execution, str) or not execution:
+    action, execution = event.get(sm.ACTION), event.get(sm.EXECUTION)
+    if action not in (sm.ACQUIRE, sm.RELEASE) or not isinstance(execution, str) or not execution:
         raise ValueError(f"input: expected action acquire|release and an execution name, got {event!r}")
     for _ in range(5):  # optimistic concurrency: re-read and retry when another execution wrote first
         state = GuardState.from_item(store.get_item(Key=KEY, ConsistentRead=True).get("Item"))
-        verdict = acquire(state, execution, now, limits) if action == "acquire" else release(state, execution)
+        verdict = acquire(state, execution, now, limits) if action == sm.ACQUIRE else release(state, execution)
         if verdict.state == state:
             return verdict
         new = {**verdict.state.to_item(), "version": state.version + 1, **KEY}
@@ -67,5 +66,6 @@ at_cold_start(lambda: limits_from_env(os.environ))
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     verdict = run(event, table(), limits_from_env(os.environ), datetime.now(UTC))
-    logger.info("guard", extra={"action": event.get("action"), "proceed": verdict.proceed, "reason": verdict.reason})
-    return {"proceed": verdict.proceed, "reason": verdict.reason}
+    result = {sm.PROCEED: verdict.proceed, sm.REASON: verdict.reason}
+    logger.info("guard", extra={sm.ACTION: event.get(sm.ACTION), **result})
+    return result

@@ -17,29 +17,14 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from handler_input import require_object_event
+
+from contracts import environment as env_names
+from contracts import events as ev
+from lambdas.shared.clients import Clients
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
-
-
-class Clients:
-    """boto3 clients, created once per container; tests pass their own."""
-
-    def __init__(self, cloudwatch: Any = None, stepfunctions: Any = None) -> None:
-        self.cloudwatch = cloudwatch or boto3.client("cloudwatch")
-        self.stepfunctions = stepfunctions or boto3.client("stepfunctions")
-
-
-_clients: Clients | None = None
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
 
 
 def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime) -> dict[str, Any]:
@@ -52,11 +37,11 @@ def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime
         return {"started": False, "reason": f"alarm {alarm_name} is {alarm['StateValue']}"}
     # The alarm rule's event, as EventBridge would have sent it had the state changed now.
     event = {
-        "source": "aws.cloudwatch",
-        "detail-type": "CloudWatch Alarm State Change",
+        ev.SOURCE: ev.CLOUDWATCH,
+        ev.DETAIL_TYPE: ev.ALARM_STATE_CHANGE,
         "resources": [alarm["AlarmArn"]],
         "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "detail": {
+        ev.DETAIL: {
             "alarmName": alarm_name,
             "state": {"value": "ALARM", "reason": "re-check: still in ALARM", "timestamp": now.isoformat()},
             "recheck": True,
@@ -70,6 +55,8 @@ def recheck(aws: Clients, alarm_name: str, state_machine_arn: str, now: datetime
 @require_object_event  # the schedule's event is an object whose content is not read
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = recheck(clients(), os.environ["ALARM_NAME"], os.environ["STATE_MACHINE_ARN"], datetime.now(UTC))
+    result = recheck(
+        Clients(), os.environ[env_names.ALARM_NAME], os.environ[env_names.STATE_MACHINE_ARN], datetime.now(UTC)
+    )
     logger.info("recheck", extra=result)
     return result

@@ -11,25 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from handler_input import require_object_event
-from model_card_publisher import publish_model_card
-from readiness_gate import PackageNotReady, refusal
+
+from contracts import state_machine as sm
+from lambdas.shared.clients import client
+from lambdas.shared.handler_input import require_object_event
+from lambdas.shared.model_card_publisher import publish_model_card
+from lambdas.shared.readiness_gate import PackageNotReady, refusal
 
 logger = Logger()
-_sagemaker: Any = None
-
-
-def sagemaker() -> Any:
-    global _sagemaker
-    if _sagemaker is None:
-        _sagemaker = boto3.client("sagemaker")
-    return _sagemaker
 
 
 def set_approval(event: dict[str, Any], client: Any, s3: Any = None) -> dict[str, str]:
-    arn, approve, reason = event.get("model_package_arn"), event.get("approve"), event.get("reason", "")
+    arn, approve, reason = event.get(sm.MODEL_PACKAGE_ARN), event.get(sm.APPROVE), event.get(sm.REASON, "")
     if not isinstance(arn, str) or not isinstance(approve, bool):
         raise ValueError(f"input: expected model_package_arn and a boolean approve ({event!r})")
     card_arn = None
@@ -56,6 +50,6 @@ def set_approval(event: dict[str, Any], client: Any, s3: Any = None) -> dict[str
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    result = set_approval(event, sagemaker())
+    result = set_approval(event, client("sagemaker"))
     logger.info("approval set", extra=result)
     return result

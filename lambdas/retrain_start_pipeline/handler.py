@@ -10,21 +10,15 @@ import hashlib
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from handler_input import require_object_event
+
+from contracts import environment as env_names
+from contracts import state_machine as sm
+from contracts.sentinels import NONE as NO_MODEL
+from lambdas.shared.clients import client
+from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
-NO_MODEL = "none"
-_sagemaker: Any = None
-_ssm: Any = None
-
-
-def sagemaker() -> Any:
-    global _sagemaker
-    if _sagemaker is None:
-        _sagemaker = boto3.client("sagemaker")
-    return _sagemaker
 
 
 def champion_model_data(client: Any, ssm: Any, parameter: str) -> str:
@@ -37,7 +31,7 @@ def champion_model_data(client: Any, ssm: Any, parameter: str) -> str:
 
 
 def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, parameter: str = "") -> dict[str, str]:
-    execution = event.get("execution")
+    execution = event.get(sm.EXECUTION)
     if not isinstance(execution, str) or not execution:
         raise ValueError(f"input.execution: missing ({event!r})")
     champion = champion_model_data(client, ssm, parameter) if ssm is not None else NO_MODEL
@@ -51,15 +45,18 @@ def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, pa
         # idempotent per Step Functions execution.
         ClientRequestToken=hashlib.sha256(execution.encode()).hexdigest(),
     )
-    return {"pipeline_execution_arn": response["PipelineExecutionArn"]}
+    return {sm.PIPELINE_EXECUTION_ARN: response["PipelineExecutionArn"]}
 
 
 @require_object_event
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    global _ssm
-    if _ssm is None:
-        _ssm = boto3.client("ssm")
-    result = start(event, sagemaker(), os.environ["PIPELINE_NAME"], _ssm, os.environ["APPROVED_PACKAGE_PARAMETER"])
+    result = start(
+        event,
+        client("sagemaker"),
+        os.environ[env_names.PIPELINE_NAME],
+        client("ssm"),
+        os.environ[env_names.APPROVED_PACKAGE_PARAMETER],
+    )
     logger.info("pipeline started", extra=result)
     return result

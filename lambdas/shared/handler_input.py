@@ -18,6 +18,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from contracts import environment as env_names
+
 Result = TypeVar("Result")
 
 
@@ -67,7 +69,7 @@ def at_cold_start(check: Callable[[], object]) -> None:
     ("Defined runtime environment variables",
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime);
     imports elsewhere (tests, the offline twin) check on each invocation instead."""
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    if os.environ.get(env_names.LAMBDA_FUNCTION_NAME):
         check()
 
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
-from metadata_codec import decode_text
+from contracts.metadata_codec import decode_text
+from contracts.package_metadata import MODEL_CARD_URI as CARD_URI_KEY
+from lambdas.shared.clients import client
 
-CARD_URI_KEY = "model_card_uri"
 _CARD_NAME = re.compile(r"[^a-zA-Z0-9]+")
 
 
@@ -33,7 +33,7 @@ def publish_model_card(sagemaker: Any, s3: Any, arn: str, metadata: Mapping[str,
     location = urlparse(uri)
     if location.scheme != "s3":
         return None
-    s3 = s3 or boto3.client("s3")
+    s3 = s3 or client("s3")
     body = s3.get_object(Bucket=location.netloc, Key=location.path.lstrip("/"))["Body"].read()
     card = json.loads(body)
     details = card.setdefault("model_package_details", {})

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from metadata_codec import decode_list, decode_text
+from contracts import package_metadata as pm
+from contracts.metadata_codec import decode_list, decode_text
 
 
 class PackageNotReady(RuntimeError):
@@ -22,14 +23,14 @@ def refusal(arn: str, metadata: Mapping[str, str] | None) -> str | None:
     """The reason to refuse approving `arn`, or None when its metadata says lineage complete and ready."""
     metadata = metadata or {}
     reasons = []
-    if "lineage_complete" not in metadata:
+    if pm.LINEAGE_COMPLETE not in metadata:
         reasons.append("no lineage recorded in the package metadata")
-    elif decode_text(metadata["lineage_complete"]) != "true":
-        missing = ", ".join(decode_list(metadata.get("lineage_missing"))) or "unknown fields"
+    elif decode_text(metadata[pm.LINEAGE_COMPLETE]) != pm.TRUE:
+        missing = ", ".join(decode_list(metadata.get(pm.LINEAGE_MISSING))) or "unknown fields"
         reasons.append(f"lineage incomplete (missing: {missing})")
-    if "readiness_verdict" not in metadata:
+    if pm.READINESS_VERDICT not in metadata:
         reasons.append("no readiness verdict recorded in the package metadata")
-    elif decode_text(metadata["readiness_verdict"]) != "ready":
-        failed = ", ".join(decode_list(metadata.get("readiness_failed"))) or "unknown"
+    elif decode_text(metadata[pm.READINESS_VERDICT]) != pm.READY:
+        failed = ", ".join(decode_list(metadata.get(pm.READINESS_FAILED))) or "unknown"
         reasons.append(f"readiness failed (checks: {failed})")
     return f"{arn}: not approvable: {'; '.join(reasons)}" if reasons else None

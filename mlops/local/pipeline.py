@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts.sentinels import NONE
 from mlops.errors import StepFailed, UserError
 from mlops.governance.package import GOVERNANCE_FILES
 from mlops.governance.package import finalize as finalize_governance
@@ -166,7 +167,7 @@ def _run_steps(
                 "--positive-class",
                 config.positive_class,
                 "--champion-model-uri",
-                str(champion_model) if champion_model else "none",
+                str(champion_model) if champion_model else NONE,
             ],
             env,
         )

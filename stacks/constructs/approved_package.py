@@ -22,25 +22,33 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from contracts.sentinels import NONE as NO_MODEL  # the parameter's value before the first approval
 from platform_config.platform import PlatformConfig
 
-NO_MODEL = "none"  # the parameter's value before the first approval
 
-
-def resolve_approved_package(stack: cdk.Stack, config: PlatformConfig) -> tuple[cdk.CfnParameter, cdk.CfnCondition]:
-    parameter = cdk.CfnParameter(
+def approved_package_parameter(stack: cdk.Stack, config: PlatformConfig) -> cdk.CfnParameter:
+    """The approved package's ARN, resolved from the desired-state SSM parameter at every deploy."""
+    return cdk.CfnParameter(
         stack,
         "ApprovedModelPackageArn",
         type="AWS::SSM::Parameter::Value<String>",
         default=config.approved_package_parameter,
         description="SSM parameter with the approved model package ARN (written by the deploy function)",
     )
-    has_model = cdk.CfnCondition(
+
+
+def has_model_condition(stack: cdk.Stack, parameter: cdk.CfnParameter) -> cdk.CfnCondition:
+    """True once a package was approved: what needs a deployed model waits for it."""
+    return cdk.CfnCondition(
         stack,
         "HasApprovedModel",
         expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(parameter.value_as_string, NO_MODEL)),
     )
-    return parameter, has_model
+
+
+def resolve_approved_package(stack: cdk.Stack, config: PlatformConfig) -> tuple[cdk.CfnParameter, cdk.CfnCondition]:
+    parameter = approved_package_parameter(stack, config)
+    return parameter, has_model_condition(stack, parameter)
 
 
 class DesiredState(Construct):

@@ -1,7 +1,10 @@
 """A Python Lambda function the way the platform runs them.
 
-Code from `lambdas/<name>/` as a plain asset (no Docker, no bundling: the handlers need only boto3, which the
-runtime has, Powertools, which comes as AWS's published layer, and the drift core layer where asked for); its
+Code as a plain asset (no Docker, no bundling: the handlers need only boto3, which the runtime has, Powertools,
+which comes as AWS's published layer, and the drift core layer where asked for). The asset is a folder of real
+packages, the repository's own layout: `lambdas/<name>/`, `lambdas/shared/` and `contracts/`, so the Handler is
+`lambdas.<name>.handler.lambda_handler` and the code imports `from lambdas.shared... import`, `from contracts
+import`, in Lambda as in the repository (tests/lambdas/test_packaging.py imports each asset alone). Its
 own log group with a retention; X-Ray tracing; a role with no managed policies, so every permission it has is
 one the stack grants explicitly.
 """
@@ -17,10 +20,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from lambdas import LAMBDAS, shared_files
-from stacks.constructs.staging import stage_files
+from contracts import environment as env_names
+from stacks.constructs.staging import package_files, stage_files
 
-BUILD_DIR = Path(__file__).resolve().parents[2] / ".build" / "lambdas"
+REPO = Path(__file__).resolve().parents[2]
+BUILD_DIR = REPO / ".build" / "lambdas"
+# What every function's asset carries besides its own package.
+COMMON_PACKAGES = ("lambdas/shared", "contracts")
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Powertools for AWS Lambda publishes this layer in every commercial region from one account.
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{v}"
@@ -58,13 +64,13 @@ class PythonHandler(Construct):
             self,
             "Function",
             runtime=RUNTIME,
-            handler="handler.lambda_handler",
+            handler=handler_name(folder),
             code=lambda_.Code.from_asset(str(handler_asset_folder(folder))),
             description=description,
             role=self.role,
             timeout=cdk.Duration.seconds(timeout_seconds),
             memory_size=memory_mb,
-            environment={"POWERTOOLS_SERVICE_NAME": folder, **environment},
+            environment={env_names.POWERTOOLS_SERVICE_NAME: folder, **environment},
             layers=[powertools, *layers],
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -81,10 +87,14 @@ class PythonHandler(Construct):
         )
 
 
+def handler_name(folder: str) -> str:
+    return f"lambdas.{folder}.handler.lambda_handler"
+
+
 def handler_asset_folder(folder: str, build_dir: Path = BUILD_DIR) -> Path:
-    """The function's code: its own folder plus the shared modules (lambdas.shared_files), staged as one folder
-    (a handler's own module of the same name wins)."""
-    files = shared_files()
-    own = LAMBDAS / folder
-    files.update({p.relative_to(own).as_posix(): p for p in sorted(own.rglob("*.py")) if "__pycache__" not in p.parts})
+    """The function's code, staged as one folder: the `lambdas` package with only this function's subpackage and
+    the shared one, and the contracts."""
+    files = {"lambdas/__init__.py": REPO / "lambdas" / "__init__.py"}
+    for package in (f"lambdas/{folder}", *COMMON_PACKAGES):
+        files.update(package_files(REPO / package, REPO))
     return stage_files(build_dir, folder, files)

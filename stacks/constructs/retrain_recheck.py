@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts import environment as env_names
 from platform_config.platform import PlatformConfig
 from stacks.constructs.python_handler import PythonHandler
 
@@ -34,7 +35,7 @@ class RetrainRecheck(Construct):
             "Function",
             folder="retrain_recheck",
             description="Starts the retraining loop again while the model-degraded alarm stays in ALARM",
-            environment={"ALARM_NAME": alarm.alarm_name, "STATE_MACHINE_ARN": loop.state_machine_arn},
+            environment={env_names.ALARM_NAME: alarm.alarm_name, env_names.STATE_MACHINE_ARN: loop.state_machine_arn},
             powertools_layer_version=config.powertools_layer_version,
             reserved_concurrency=1,
         )

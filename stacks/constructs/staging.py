@@ -33,3 +33,12 @@ def stage_files(build_dir: Path, name: str, files: Mapping[str, Path]) -> Path:
     except OSError:  # another process staged the same content first
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def package_files(package: Path, root: Path) -> dict[str, Path]:
+    """A package's modules (`*.py`, no caches) by their path relative to `root`, the folder that goes on sys.path."""
+    return {
+        path.relative_to(root).as_posix(): path
+        for path in sorted(package.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }

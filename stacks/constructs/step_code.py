@@ -1,8 +1,8 @@
 """The pipeline's code, shipped as CDK assets (no hand uploads).
 
 - one file asset per processing script (SageMaker Processing takes a single script as `code`);
-- a zip of the importable packages the scripts share (`pipeline_code/`, `drift_core/`); the processing jobs put the
-  zip itself on PYTHONPATH, which Python imports from directly (zipimport);
+- a zip of the importable packages the scripts share (`pipeline_code/`, `contracts/`, `drift_core/`); the
+  processing jobs put the zip itself on PYTHONPATH, which Python imports from directly (zipimport);
 - a `sourcedir.tar.gz` archive, the layout the SageMaker framework containers expect for script mode: the
   training entry points, their requirements and the shared modules. There is no inference archive: training packs
   the serving code into model.tar.gz (pipeline_code/serving_code.py), since isolated models cannot download one.
@@ -25,11 +25,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.constructs.staging import stage_files
+from stacks.constructs.staging import package_files, stage_files
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINE_CODE = REPO / "pipeline_code"
 DRIFT_CORE = REPO / "drift_core"
+# The boundary contracts (stdlib only): the governance step writes the package metadata the approval Lambdas read.
+CONTRACTS = REPO / "contracts"
 BUILD_DIR = REPO / ".build"
 
 PROCESSING_SCRIPTS = ("preprocess", "evaluate", "baseline", "governance")
@@ -61,6 +63,7 @@ class StepCode(Construct):
         library_dir = _stage_library(build_dir)
         self.library = s3_assets.Asset(self, "StepLibrary", path=str(library_dir))
         training = {f"pipeline_code/{m}": (PIPELINE_CODE / m).read_bytes() for m in SHARED_MODULES}
+        training.update({name: path.read_bytes() for name, path in package_files(CONTRACTS, REPO).items()})
         training["train.py"] = (PIPELINE_CODE / "train.py").read_bytes()
         # The XGBoost engine's entry point (the XGBoost framework container runs it in script mode).
         training["train_xgboost.py"] = (PIPELINE_CODE / "train_xgboost.py").read_bytes()
@@ -98,9 +101,7 @@ class StepCode(Construct):
 
 def _library_files() -> dict[str, Path]:
     files = {f"pipeline_code/{m}": PIPELINE_CODE / m for m in SHARED_MODULES}
-    for path in sorted(DRIFT_CORE.rglob("*.py")):
-        files[f"drift_core/{path.relative_to(DRIFT_CORE).as_posix()}"] = path
-    return files
+    return {**files, **package_files(CONTRACTS, REPO), **package_files(DRIFT_CORE, REPO)}
 
 
 def _stage_library(build_dir: Path) -> Path:

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from drift_core.capture_codec import CaptureRecord, LineError, Malformed, decode_line, read_lines
+from lambdas.drift_monitor import capture_records
 from mlops.cli.main import main
-from mlops.lambda_loader import load_handler_module
 
 FEATURES = ["student", "balance", "income"]
 
@@ -77,8 +77,7 @@ def test_read_lines_names_malformed_lines_by_source_and_line_number() -> None:
 
 
 def test_the_drift_lambda_unwraps_instances_like_the_cli() -> None:
-    records = load_handler_module("drift_monitor", "capture_records")
-    batch = records.CaptureBatch(FEATURES, frozenset({"balance", "income"}))
+    batch = capture_records.CaptureBatch(FEATURES, frozenset({"balance", "income"}))
     batch.add_lines([capture_line('{"instances": [["No", 1.5, 2], ["Yes", 3, 4]]}', "JSON"), "{bad"])
     assert batch.rows == 2 and batch.malformed == 1 and batch.skipped == {"not a JSON line": 1}
     columns, _ = batch.columns(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
 from pipeline_code.lineage_fields import registry_metadata
 from tests.governance.conftest import Run
 
-gate = load_handler_module("retrain_set_approval", "readiness_gate")
+gate = import_module("lambdas.shared.readiness_gate")
 ARN = "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-models/1"
 READY = {"lineage_complete": "true", "readiness_verdict": "ready"}
 
@@ -66,7 +66,7 @@ def test_the_handler_approves_the_real_run_and_refuses_the_prior_only_one(
     from mlops.governance import package
     from tests.governance.conftest import CONFIG
 
-    handler = load_handler_module("retrain_set_approval")
+    handler = import_module("lambdas.retrain_set_approval.handler")
     ready = _package(sagemaker, real_run.package["CustomerMetadataProperties"])
     event = {"model_package_arn": ready, "approve": True, "reason": "better"}
     assert handler.set_approval(event, sagemaker)["status"] == "Approved"
@@ -81,7 +81,7 @@ def test_the_handler_approves_the_real_run_and_refuses_the_prior_only_one(
 
 
 def test_the_handler_refuses_a_package_without_lineage(sagemaker: Any) -> None:
-    handler = load_handler_module("retrain_set_approval")
+    handler = import_module("lambdas.retrain_set_approval.handler")
     bare = _package(sagemaker, {"pipeline_execution_arn": "run"})
     with pytest.raises(handler.PackageNotReady, match="no lineage recorded"):
         handler.set_approval({"model_package_arn": bare, "approve": True, "reason": "better"}, sagemaker)
@@ -90,7 +90,7 @@ def test_the_handler_refuses_a_package_without_lineage(sagemaker: Any) -> None:
 
 
 def test_approval_publishes_the_package_model_card_built_at_build_time(sagemaker: Any, real_run: Run) -> None:
-    handler = load_handler_module("retrain_set_approval")
+    handler = import_module("lambdas.retrain_set_approval.handler")
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="artifacts")
     s3.put_object(Bucket="artifacts", Key="v1/model_card.json", Body=(real_run.folder / "model_card.json").read_bytes())
@@ -108,13 +108,13 @@ def test_approval_publishes_the_package_model_card_built_at_build_time(sagemaker
     assert content["additional_information"]["custom_details"]["git_commit"] == lineage["code"]["commit"]
     # A retried approval task updates the card (a new version) instead of failing on the existing name. (Called
     # directly: moto's update_model_package drops the package's metadata, which AWS keeps.)
-    publisher = load_handler_module("retrain_set_approval", "model_card_publisher")
+    publisher = import_module("lambdas.shared.model_card_publisher")
     publisher.publish_model_card(sagemaker, s3, arn, metadata)
     assert sagemaker.describe_model_card(ModelCardName="mlops-models-1")["ModelCardVersion"] == 2
 
 
 def test_card_names_follow_the_model_card_name_pattern() -> None:
-    publisher = load_handler_module("retrain_set_approval", "model_card_publisher")
+    publisher = import_module("lambdas.shared.model_card_publisher")
     assert publisher.card_name(ARN) == "mlops-models-1"
     long = publisher.card_name(f"arn:aws:sagemaker:us-east-1:1:model-package/{'g_' * 40}/12")
     assert len(long) <= 63 and long.endswith("-12") and long[0].isalnum()

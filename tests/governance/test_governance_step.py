@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
+from contracts.metadata_codec import decode_list
 from pipeline_code import governance
-from pipeline_code.metadata_codec import decode_list
 from tests.governance.conftest import Run
 
 BUCKET = "raw-data"
@@ -66,7 +66,7 @@ def test_versioned_s3_data_gives_complete_lineage_and_a_ready_package(
     card = json.loads((tmp_path / "governance" / "model_card.json").read_text())
     assert card["additional_information"]["custom_details"]["data_s3_version_id"] == version
     # The approval paths accept it.
-    gate = load_handler_module("retrain_set_approval", "readiness_gate")
+    gate = import_module("lambdas.shared.readiness_gate")
     assert gate.refusal("arn:pkg", metadata) is None
 
 
@@ -92,7 +92,7 @@ def test_unversioned_data_or_an_unknown_commit_leaves_the_package_unapprovable(
     assert metadata["lineage_complete"] == "false"
     assert "data.content_sha256|data.s3_version_id" in decode_list(metadata["lineage_missing"])
     assert metadata["readiness_verdict"] == "not_ready" and "lineage" in decode_list(metadata["readiness_failed"])
-    gate = load_handler_module("retrain_set_approval", "readiness_gate")
+    gate = import_module("lambdas.shared.readiness_gate")
     assert "missing: data.content_sha256|data.s3_version_id" in gate.refusal("arn:pkg", metadata)
     _versioned(s3)
     s3.put_object(Bucket=BUCKET, Key="raw/credit.csv", Body=demo_csv.read_bytes())

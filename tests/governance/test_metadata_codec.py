@@ -1,4 +1,4 @@
-"""pipeline_code/metadata_codec.py: every encoded value fits SageMaker's CustomerMetadataValue and reads back."""
+"""contracts/metadata_codec.py: every encoded value fits SageMaker's CustomerMetadataValue and reads back."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.metadata_codec import MAX_VALUE, NONE, decode_list, decode_mapping, decode_text, encode_value
 from mlops.aws_rules.service_model import java_to_python
-from pipeline_code.metadata_codec import MAX_VALUE, NONE, decode_list, decode_mapping, decode_text, encode_value
 
 _SHAPE = botocore.session.get_session().get_service_model("sagemaker").shape_for("CustomerMetadataValue")
 VALUE = regex.compile(java_to_python(_SHAPE.metadata["pattern"]))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
+from contracts.metadata_codec import decode_list, decode_mapping, decode_text
+from contracts.package_metadata import PACKAGE_METADATA_KEYS
 from pipeline_code import governance
-from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS, missing_fields
-from pipeline_code.metadata_codec import decode_list, decode_mapping, decode_text
+from pipeline_code.lineage_fields import missing_fields
 from tests.governance.conftest import CONFIG, Run
 
 # A lineage as the governance step sees it when the data is unversioned and the commit unknown: incomplete, with
@@ -64,7 +65,7 @@ def test_register_accepts_the_metadata_of_an_incomplete_lineage() -> None:
     assert decode_text(stored["data_location"]) == "s3://raw/credit data, 2024/*.csv"
     assert decode_text(stored["lineage_uri"]) == "s3://artifacts/run 1/lineage.json"
     assert decode_text(stored["data_s3_version_id"]) is None  # unknown: "none", never an empty value
-    gate = load_handler_module("retrain_set_approval", "readiness_gate")
+    gate = import_module("lambdas.shared.readiness_gate")
     refusal = gate.refusal(arn, stored)
     assert "lineage incomplete (missing: code.commit, data.content_sha256|data.s3_version_id" in refusal
     assert "readiness failed (checks: lineage, baseline_present)" in refusal

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from pipeline_code.lineage_fields import PACKAGE_METADATA_KEYS
+from contracts.package_metadata import PACKAGE_METADATA_KEYS
 from platform_config.platform import config_sha256, load_config
 from stacks.nag_review import UNSCOPED_ACTIONS
 

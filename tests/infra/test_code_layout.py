@@ -1,4 +1,4 @@
-"""Which code runs where (docs/code-layout.md): the step containers get pipeline_code/ and drift_core/ only, and
+"""Which code runs where (docs/code-layout.md): the step containers get pipeline_code/, contracts/ and drift_core/, and
 nothing they import belongs to the build side (the synth-time pipeline definition, the config, CDK, the SDK)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from pipeline_definition.pipeline import BUILDER_SOURCES
-from stacks.constructs.step_code import DRIFT_CORE, PIPELINE_CODE, StepCode
+from stacks.constructs.step_code import CONTRACTS, DRIFT_CORE, PIPELINE_CODE, StepCode
 from tests.conftest import REPO
 
 # Packages only the build side has: the synth-time definition, the config, the stacks, the CLI/twin, the Lambdas,
@@ -64,11 +64,12 @@ def test_the_step_archives_ship_only_container_code(tmp_path: Path) -> None:
     shipped = _shipped(tmp_path)
     container_modules = {f"pipeline_code/{p.name}" for p in PIPELINE_CODE.glob("*.py")}
     drift_modules = {f"drift_core/{p.relative_to(DRIFT_CORE).as_posix()}" for p in DRIFT_CORE.rglob("*.py")}
+    contract_modules = {f"contracts/{p.name}" for p in CONTRACTS.glob("*.py")}
     assert {name.removeprefix("library/") for name in shipped if name.startswith("library/")} == (
-        container_modules | drift_modules
+        container_modules | contract_modules | drift_modules
     )
     training = {name.removeprefix("training/") for name in shipped if name.startswith("training/")}
-    assert training == container_modules | {"train.py", "train_xgboost.py", "requirements.txt"}
+    assert training == container_modules | contract_modules | {"train.py", "train_xgboost.py", "requirements.txt"}
     synth_time = {p.name for p in SYNTH_TIME_PACKAGE.glob("*.py")} - {"__init__.py"}
     assert not {Path(name).name for name in shipped} & synth_time
     leaks = {name: _build_side_imports(data.decode()) for name, data in shipped.items() if name.endswith(".py")}
@@ -98,7 +99,8 @@ def test_the_definition_cache_key_covers_every_module_the_builder_imports() -> N
         path = pending.pop()
         for name in _imported_packages(path.read_text()):
             parts = name.split(".")
-            module = PIPELINE_CODE / f"{parts[1]}.py" if parts[0] == "pipeline_code" and len(parts) > 1 else None
+            package = {"pipeline_code": PIPELINE_CODE, "contracts": CONTRACTS}.get(parts[0])
+            module = package / f"{parts[1]}.py" if package is not None and len(parts) > 1 else None
             if module is not None and module.is_file() and module not in needed:
                 needed.add(module)
                 pending.append(module)

@@ -155,7 +155,7 @@ def test_smoke_test_runs_after_every_staging_deploy_with_the_stage_outputs(deliv
     namespace, output = re.fullmatch(r"#\{(\w+)\.(\w+)\}", variables["PIPELINE_NAME"]).groups()  # type: ignore[union-attr]
     assert (namespaces[namespace], output) == ("Staging-Mlops-build", "PipelineName")
     project = delivery.project(smoke)
-    assert _buildspec(project)["phases"]["build"]["commands"] == ["python scripts/smoke_test.py"]
+    assert _buildspec(project)["phases"]["build"]["commands"] == ["python -m scripts.smoke_test"]
     env = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
     assert env["STAGE_REGION"] == "us-east-1"
     assert "role/mlops-staging-smoke" in json.dumps(env["SMOKE_TEST_ROLE_ARN"])

@@ -22,7 +22,7 @@ ROLE = "arn:aws:iam::123456789012:role/x"
 
 
 def _load_script() -> ModuleType:
-    # scripts/ is not a package: CodeBuild runs the file as `python scripts/smoke_test.py`.
+    # CodeBuild runs it as `python -m scripts.smoke_test` from the checkout root (scripts/ is a namespace package).
     spec = importlib.util.spec_from_file_location("smoke_test", REPO / "scripts" / "smoke_test.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -158,7 +158,7 @@ def test_approvals_and_rollbacks_reach_the_deploy_function(serving) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "handler.lambda_handler",
+            "Handler": "lambdas.deploy_model.handler.lambda_handler",
             "ReservedConcurrentExecutions": 1,
             "TracingConfig": {"Mode": "Active"},
             "Environment": {
@@ -297,7 +297,7 @@ def test_every_pass_role_grant_names_the_service(synthesized) -> None:
 
 def test_the_deploy_function_may_update_its_stack_only_with_the_previous_template_and_serving_types(serving) -> None:
     """Issue #15 item 7: no TemplateURL, and ResourceTypes required and limited to the endpoint's resources."""
-    from stacks.serving_stack import DEPLOY_RESOURCE_TYPES
+    from stacks.serving.names import DEPLOY_RESOURCE_TYPES
 
     statements = [
         st

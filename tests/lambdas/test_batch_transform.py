@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from importlib import import_module
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-
-from mlops.lambda_loader import load_handler_module
 
 PARAMETER = "/mlops/serving/approved-model-package-arn"
 ENV = {
@@ -41,13 +40,13 @@ def _event(key: str) -> dict[str, Any]:
 
 
 def test_no_approved_model_means_nothing_to_score(aws) -> None:
-    handler = load_handler_module("batch_transform")
+    handler = import_module("lambdas.batch_transform.handler")
     with pytest.raises(handler.NothingToScore, match="no approved model"):
         handler.start(_event("batch/input/b1/part-1.csv"), *aws, ENV)
 
 
 def test_a_file_under_a_batch_starts_one_job_with_the_approved_package(aws) -> None:
-    handler = load_handler_module("batch_transform")
+    handler = import_module("lambdas.batch_transform.handler")
     sagemaker, ssm = aws
     package = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/2"
     ssm.put_parameter(Name=PARAMETER, Value=package, Type="String", Overwrite=True)
@@ -62,6 +61,6 @@ def test_a_file_under_a_batch_starts_one_job_with_the_approved_package(aws) -> N
 
 
 def test_keys_outside_the_batch_root_are_refused(aws) -> None:
-    handler = load_handler_module("batch_transform")
+    handler = import_module("lambdas.batch_transform.handler")
     with pytest.raises(handler.NothingToScore, match="not under batch/input/"):
         handler.input_prefix(_event("capture/AllTraffic/2026/11/27/x.jsonl"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
 
-from mlops.lambda_loader import load_handler_module
 from tests.lambdas.packages import READY
 
-decision = load_handler_module("deploy_model", "deploy_decision")
+decision = import_module("lambdas.deploy_model.deploy_decision")
 ARN = "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-models/3"
 
 

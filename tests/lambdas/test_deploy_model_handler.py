@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from importlib import import_module
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
 from mlops.twin.emulators.deploy_timing import ServingStackModel, Timeline
 from tests.lambdas.packages import READY
 
@@ -35,7 +35,7 @@ CONTRACT_TEMPLATE = {
 
 @pytest.fixture()
 def handler() -> Any:
-    return load_handler_module("deploy_model")
+    return import_module("lambdas.deploy_model.handler")
 
 
 @pytest.fixture()
@@ -147,7 +147,7 @@ def test_the_same_approval_twice_deploys_once(handler: Any, aws: Any) -> None:
 
 
 def test_a_malformed_event_is_rejected_with_the_field_and_changes_nothing(handler: Any, aws: Any, monkeypatch) -> None:
-    monkeypatch.setattr(handler, "_clients", aws)
+    monkeypatch.setattr(handler, "Clients", lambda: aws)  # what lambda_handler uses
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
     monkeypatch.setenv("APPROVED_PACKAGE_PARAMETER", PARAMETER)
     monkeypatch.setenv("SERVING_STACK_NAME", STACK)
@@ -158,7 +158,7 @@ def test_a_malformed_event_is_rejected_with_the_field_and_changes_nothing(handle
 
 
 def test_the_handler_entry_point_deploys_an_approval(handler: Any, aws: Any, monkeypatch) -> None:
-    monkeypatch.setattr(handler, "_clients", aws)
+    monkeypatch.setattr(handler, "Clients", lambda: aws)  # what lambda_handler uses
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
     monkeypatch.setenv("APPROVED_PACKAGE_PARAMETER", PARAMETER)
     monkeypatch.setenv("SERVING_STACK_NAME", STACK)

@@ -6,12 +6,12 @@ state are exercised against moto (S3, SSM, the SageMaker registry, CloudFormatio
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import boto3
 import pytest
 
-from mlops.lambda_loader import load_handler_module
 from tests.lambdas.packages import READY
 from tests.lambdas.test_deploy_model_handler import GROUP, PARAMETER, STACK, approval_event, aws, desired, handler
 
@@ -22,7 +22,7 @@ PREFIX = "s3://artifacts/triton/"
 ARCHIVE = "s3://artifacts/pipelines/exec-1/triton/model.tar.gz"
 ARN = "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-models/3"
 
-decision = load_handler_module("deploy_model", "deploy_decision")
+decision = import_module("lambdas.deploy_model.deploy_decision")
 
 
 def package(uri: Any = ARCHIVE, **extra: Any) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def test_the_entry_point_reads_the_triton_settings_from_its_environment(
         "TRITON_LIVE_MODEL_PARAMETER": LIVE,
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(handler, "_clients", aws)
+    monkeypatch.setattr(handler, "Clients", lambda: aws)  # what lambda_handler uses
 
     class Context:
         function_name, memory_limit_in_mb, aws_request_id = "deploy", 256, "test"

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
 from mlops.local.serving.capture import _Event, to_record
 from pipeline_code import baseline as baseline_step
 
@@ -57,7 +57,7 @@ def baseline_dir(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture()
 def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)  # as PythonHandler sets it: part of the dimensions
-    module = load_handler_module("drift_monitor")
+    module = import_module("lambdas.drift_monitor.handler")
     module._baselines.clear()
     return module
 
@@ -346,7 +346,7 @@ def test_the_entry_point_reads_its_settings_from_the_environment(
 ) -> None:
     approve(aws, baseline_dir)
     put_capture(aws, capture_lines(sample(frame, 150, 11)))
-    monkeypatch.setattr(handler, "_clients", aws)
+    monkeypatch.setattr(handler, "Clients", lambda: aws)  # what lambda_handler uses
     env = {
         "ENDPOINT_NAME": ENDPOINT,
         "VARIANT_NAME": "AllTraffic",

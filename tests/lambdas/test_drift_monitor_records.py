@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from typing import Any
 
 import pytest
-
-from mlops.lambda_loader import load_handler_module
 
 FEATURES = ["student", "balance", "income"]
 
 
 @pytest.fixture(scope="module")
 def records() -> Any:
-    return load_handler_module("drift_monitor", "capture_records")
+    return import_module("lambdas.drift_monitor.capture_records")
 
 
 @pytest.fixture(scope="module")
 def truth() -> Any:
-    return load_handler_module("drift_monitor", "ground_truth")
+    return import_module("lambdas.drift_monitor.ground_truth")
 
 
 def line(data: str, encoding: str, output: str | None = '{"predictions": [{"label": "No"}]}') -> str:

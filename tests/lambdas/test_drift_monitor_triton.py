@@ -12,13 +12,13 @@ import dataclasses
 import json
 import struct
 import uuid
+from importlib import import_module
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.lambda_loader import load_handler_module
 from pipeline_code.triton_repository import encode_record, feature_encoding
 from tests.lambdas import test_drift_monitor as base
 from tests.lambdas.test_drift_monitor import (
@@ -52,12 +52,12 @@ BINARY = "application/vnd.sagemaker-triton.binary+json"
 
 @pytest.fixture(scope="module")
 def records() -> Any:
-    return load_handler_module("drift_monitor", "capture_records")
+    return import_module("lambdas.drift_monitor.capture_records")
 
 
 @pytest.fixture(scope="module")
 def tensors() -> Any:
-    return load_handler_module("drift_monitor", "triton_records")
+    return import_module("lambdas.drift_monitor.triton_records")
 
 
 def request(rows: list[dict[str, Any]], nested: bool = True, **overrides: Any) -> str:

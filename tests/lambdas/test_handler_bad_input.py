@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from typing import Any
 
 import boto3
@@ -15,8 +17,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from lambdas import LAMBDAS
-from mlops.lambda_loader import load_handler_module
+from tests.conftest import REPO
 
 NON_OBJECTS = [([], "a list"), ("x", "a string"), (None, "null"), (7, "a number"), ([{"action": "acquire"}], "a list")]
 
@@ -68,7 +69,7 @@ class _Context:
 
 def test_the_table_names_every_handler() -> None:
     """A new handler folder must be added to the table (and so to the rows below)."""
-    folders = sorted(p.name for p in LAMBDAS.iterdir() if (p / "handler.py").is_file())
+    folders = sorted(p.name for p in (REPO / "lambdas").iterdir() if (p / "handler.py").is_file())
     assert folders == sorted(HANDLERS)
 
 
@@ -87,7 +88,7 @@ def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _outcome(folder: str, event: Any) -> tuple[str, str]:
     """("raised", message) or ("returned", reason) of one call on a freshly loaded handler (no cached clients)."""
-    handler = load_handler_module(folder)
+    handler = import_module(f"lambdas.{folder}.handler")
     try:
         result = handler.lambda_handler(event, _Context())
     except ValueError as exc:
@@ -132,8 +133,8 @@ def guard_table() -> Iterator[Any]:
 
 
 def _guard() -> tuple[Any, Any]:
-    handler = load_handler_module("retrain_guard")
-    return handler, load_handler_module("retrain_guard", "guard_logic").Limits(
+    handler = import_module("lambdas.retrain_guard.handler")
+    return handler, import_module("lambdas.retrain_guard.guard_logic").Limits(
         cooldown=timedelta(hours=6), max_per_day=2, timeout=timedelta(hours=6)
     )
 
@@ -205,33 +206,43 @@ def test_a_missing_or_malformed_evaluation_report_names_the_package_and_uri(
     registry: tuple[Any, Any, Any], name: str, body: bytes | None, says: str
 ) -> None:
     sagemaker, s3, ssm = registry
-    handler = load_handler_module("retrain_compare")
+    handler = import_module("lambdas.retrain_compare.handler")
     if body is not None:
         s3.put_object(Bucket="artifacts", Key="run/evaluation.json", Body=body)
     arn = _package(sagemaker)
     with pytest.raises(handler.EvaluationReportError) as raised:
-        handler.run({"model_package_arn": arn}, handler.Clients(sagemaker, s3, ssm), PARAMETER, 0.0, 0.85)
+        handler.run(
+            {"model_package_arn": arn}, handler.Clients(sagemaker=sagemaker, s3=s3, ssm=ssm), PARAMETER, 0.0, 0.85
+        )
     assert str(raised.value).startswith(f"{arn}: evaluation report {REPORT_URI}") and says in str(raised.value)
 
 
 def test_a_package_without_an_evaluation_report_is_named(registry: tuple[Any, Any, Any]) -> None:
     sagemaker, s3, ssm = registry
-    handler = load_handler_module("retrain_compare")
+    handler = import_module("lambdas.retrain_compare.handler")
     arn = _package(sagemaker, metrics=False)
     with pytest.raises(handler.EvaluationReportError) as raised:
-        handler.run({"model_package_arn": arn}, handler.Clients(sagemaker, s3, ssm), PARAMETER, 0.0, 0.85)
+        handler.run(
+            {"model_package_arn": arn}, handler.Clients(sagemaker=sagemaker, s3=s3, ssm=ssm), PARAMETER, 0.0, 0.85
+        )
     assert str(raised.value) == f"{arn}: no ModelMetrics.ModelQuality.Statistics (evaluation report)"
 
 
 def test_the_champions_malformed_report_is_named_too(registry: tuple[Any, Any, Any]) -> None:
     sagemaker, s3, ssm = registry
-    handler = load_handler_module("retrain_compare")
+    handler = import_module("lambdas.retrain_compare.handler")
     s3.put_object(Bucket="artifacts", Key="run/evaluation.json", Body=json.dumps({"summary": {"accuracy": 0.9}}))
     challenger = _package(sagemaker)
     champion = _package(sagemaker, metrics=False)
     ssm.put_parameter(Name=PARAMETER, Value=champion, Type="String", Overwrite=True)
     with pytest.raises(handler.EvaluationReportError) as raised:
-        handler.run({"model_package_arn": challenger}, handler.Clients(sagemaker, s3, ssm), PARAMETER, 0.0, 0.85)
+        handler.run(
+            {"model_package_arn": challenger},
+            handler.Clients(sagemaker=sagemaker, s3=s3, ssm=ssm),
+            PARAMETER,
+            0.0,
+            0.85,
+        )
     assert str(raised.value).startswith(champion)
 
 
@@ -261,7 +272,7 @@ def test_a_bad_numeric_setting_fails_the_cold_start_naming_the_variable(
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", folder)  # inside Lambda: the check runs at import
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"^{name}: ") as raised:
-        load_handler_module(folder)
+        _cold_start(folder)
     assert type(raised.value).__name__ == "ConfigurationError"
 
 
@@ -271,4 +282,11 @@ def test_good_settings_load(monkeypatch: pytest.MonkeyPatch, folder: str) -> Non
     for key, good in ENV.items():
         monkeypatch.setenv(key, good)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", folder)
-    assert load_handler_module(folder).lambda_handler
+    assert _cold_start(folder).lambda_handler
+
+
+def _cold_start(folder: str) -> Any:
+    """The handler module run again, as in a new Lambda container (its settings check at import included)."""
+    name = f"lambdas.{folder}.handler"
+    sys.modules.pop(name, None)
+    return import_module(name)

@@ -12,13 +12,12 @@ import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from importlib import import_module
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-
-from mlops.lambda_loader import load_handler_module
 
 ALARM = "mlops-model-degraded"
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -52,7 +51,7 @@ def loop() -> Iterator[tuple[Any, str]]:
 @pytest.mark.parametrize(("state", "started"), [("ALARM", True), ("OK", False), ("INSUFFICIENT_DATA", False)])
 def test_the_loop_starts_again_only_while_the_alarm_is_in_alarm(loop, state: str, started: bool) -> None:
     sfn, arn = loop
-    module = load_handler_module("retrain_recheck")
+    module = import_module("lambdas.retrain_recheck.handler")
     aws = module.Clients(cloudwatch=CompositeAlarmState(state), stepfunctions=sfn)
     result = module.recheck(aws, ALARM, arn, NOW)
     assert result["started"] is started
@@ -67,7 +66,7 @@ def test_the_loop_starts_again_only_while_the_alarm_is_in_alarm(loop, state: str
 
 def test_a_missing_alarm_starts_nothing(loop) -> None:
     sfn, arn = loop
-    module = load_handler_module("retrain_recheck")
+    module = import_module("lambdas.retrain_recheck.handler")
     aws = module.Clients(cloudwatch=CompositeAlarmState("ALARM"), stepfunctions=sfn)
     assert module.recheck(aws, "another-alarm", arn, NOW)["started"] is False
 

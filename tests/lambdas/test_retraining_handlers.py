@@ -7,16 +7,15 @@ import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
-
-guard_logic = load_handler_module("retrain_guard", "guard_logic")
-comparison = load_handler_module("retrain_compare", "comparison")
+guard_logic = import_module("lambdas.retrain_guard.guard_logic")
+comparison = import_module("lambdas.retrain_compare.comparison")
 LIMITS = guard_logic.Limits(cooldown=timedelta(hours=6), max_per_day=2, timeout=timedelta(hours=6))
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 GROUP = "mlops-models"
@@ -70,7 +69,7 @@ def aws() -> Iterator[None]:
 
 
 def test_guard_handler_lets_exactly_one_of_two_simultaneous_starts_through(aws) -> None:
-    handler = load_handler_module("retrain_guard")
+    handler = import_module("lambdas.retrain_guard.handler")
     dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
     table = dynamodb.create_table(
         TableName="guard", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -127,7 +126,7 @@ def registry(aws) -> tuple[Any, Any, Any]:
 
 def test_compare_handler_reads_both_evaluation_reports(registry) -> None:
     sagemaker, s3, ssm = registry
-    handler = load_handler_module("retrain_compare")
+    handler = import_module("lambdas.retrain_compare.handler")
     aws = handler.Clients(sagemaker=sagemaker, s3=s3, ssm=ssm)
     champion = _package(sagemaker, s3, 0.95, "champion")
     challenger = _package(sagemaker, s3, 0.97, "challenger")
@@ -140,7 +139,7 @@ def test_compare_handler_reads_both_evaluation_reports(registry) -> None:
 
 def test_compare_prefers_the_champion_scored_on_the_challengers_holdout(registry) -> None:
     sagemaker, s3, ssm = registry
-    handler = load_handler_module("retrain_compare")
+    handler = import_module("lambdas.retrain_compare.handler")
     aws = handler.Clients(sagemaker=sagemaker, s3=s3, ssm=ssm)
     champion = _package(sagemaker, s3, 0.97, "champion")  # its own, older holdout said 0.97
     challenger = _package(sagemaker, s3, 0.93, "challenger", champion_accuracy=0.90)  # on the new holdout: 0.90
@@ -152,7 +151,7 @@ def test_compare_prefers_the_champion_scored_on_the_challengers_holdout(registry
 
 def test_check_handler_finds_the_package_its_run_registered(registry) -> None:
     sagemaker, s3, _ = registry
-    handler = load_handler_module("retrain_check_pipeline")
+    handler = import_module("lambdas.retrain_check_pipeline.handler")
     sagemaker.create_pipeline(PipelineName="p", PipelineDefinition="{}", RoleArn="arn:aws:iam::123456789012:role/r")
     run = sagemaker.start_pipeline_execution(PipelineName="p")["PipelineExecutionArn"]
     _package(sagemaker, s3, 0.9, "another-run")
@@ -171,13 +170,13 @@ def test_check_handler_finds_the_package_its_run_registered(registry) -> None:
 
 def test_start_and_set_approval_handlers(registry) -> None:
     sagemaker, s3, _ = registry
-    start = load_handler_module("retrain_start_pipeline")
+    start = import_module("lambdas.retrain_start_pipeline.handler")
     sagemaker.create_pipeline(PipelineName="p", PipelineDefinition="{}", RoleArn="arn:aws:iam::123456789012:role/r")
     ssm = boto3.client("ssm", region_name="us-east-1")
     assert start.champion_model_data(sagemaker, ssm, PARAMETER) == "none"
     run = start.start({"execution": "e1"}, sagemaker, "p", ssm, PARAMETER)["pipeline_execution_arn"]
     assert run.startswith("arn:aws:sagemaker:")
-    approval = load_handler_module("retrain_set_approval")
+    approval = import_module("lambdas.retrain_set_approval.handler")
     package = _package(sagemaker, s3, 0.9)
     assert (
         approval.set_approval({"model_package_arn": package, "approve": False, "reason": "worse"}, sagemaker)["status"]

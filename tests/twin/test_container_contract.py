@@ -12,6 +12,7 @@ import json
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ import boto3
 import pytest
 
 from mlops.aws_rules.interception import enforcing
-from mlops.lambda_loader import load_handler_module
 from mlops.local.registry import LocalRegistry
 from mlops.local.serving.framework_container import start_container
 from mlops.local.serving.handler import ModelHandler
@@ -92,7 +92,7 @@ def test_batch_transform_scores_every_record_with_the_package_container(
     registered: tuple[LocalRegistry, str], tmp_path: Path
 ) -> None:
     _, package = registered
-    handler = load_handler_module("batch_transform")
+    handler = import_module("lambdas.batch_transform.handler")
     s3, ssm = boto3.client("s3", region_name=CONFIG.region), boto3.client("ssm", region_name=CONFIG.region)
     s3.create_bucket(Bucket="capture")
     rows = ["No,1500,40000", "Yes,2200,12000", ",900,", "No,300,51000"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from mlops.errors import UserError
 from mlops.twin.story.demo import new_run_dir
 from mlops.twin.story.traffic import SHIFTED_FEATURES, UNSHIFTED_FEATURES
 from platform_config.platform import load_config
+from tests.twin.test_report_browser import check_in_browser
 
 A_MIN = load_config().min_accuracy
 
@@ -82,6 +84,28 @@ def test_exactly_one_retraining_registers_a_better_model_that_serves_all_traffic
 
 
 @pytest.mark.slow
+def test_lost_accuracy_starts_retraining_and_the_new_model_clearly_wins_on_drifted_traffic(
+    demo: dict[str, Any],
+) -> None:
+    """Issue #16's acceptance: the accuracy alarm (ground truth, `label_delay` steps late) fires after the drift and
+    starts the one retraining; on the drifted traffic the new model is above A_min and better than the champion
+    with non-overlapping 95% intervals."""
+    result = demo["result"]
+    assert result["label_delay"] == 2
+    drift, alarm = result["drift_started_step"], result["accuracy_alarm_step"]
+    assert drift + result["label_delay"] <= alarm == result["retraining_started_step"]  # once drifted labels exist
+    assert any("Accuracy" in name for name in result["retraining_trigger"]), result["retraining_trigger"]
+    assert "mlops-model-degraded" in result["retraining_trigger"]
+    champion, new_model = result["champion_served_accuracy"], result["new_model_served_accuracy"]
+    assert champion["accuracy"] < A_MIN < new_model["accuracy"]
+    assert champion["ci95"][1] < new_model["ci95"][0], (champion, new_model)
+    assert min(champion["requests"], new_model["requests"]) >= 100
+    kinds = {a["name"]: a["kind"] for a in result["alarms"]}
+    assert kinds[next(n for n in result["retraining_trigger"] if "Accuracy" in n)] == "realised"
+    assert "estimated_accuracy_alarm_step" in result  # null until an estimated-accuracy alarm is synthesized
+
+
+@pytest.mark.slow
 def test_no_request_failed_over_the_whole_run(demo: dict[str, Any]) -> None:
     result = demo["result"]
     assert result["requests"] > 0 and result["failed_requests"] == 0
@@ -117,7 +141,17 @@ def test_the_report_names_the_drifted_features(demo: dict[str, Any]) -> None:
         assert feature in text
         assert (page.parent / f"distribution_{feature}.png").stat().st_size > 1000
     assert (page.parent / "psi_over_time.png").exists()
+    assert (page.parent / "accuracy_over_time.png").stat().st_size > 1000
+    assert text.index("accuracy_over_time.png") < min(text.index(f"distribution_{f}.png") for f in drifted)
+    assert "Retraining started at step" in text and "Retraining started at step" in demo["stdout"]
     assert "Timeline" in demo["stdout"] and "Story: completed" in demo["stdout"]
+
+
+@pytest.mark.slow
+def test_the_run_s_report_shows_its_accuracy_plot_first_in_chromium(demo: dict[str, Any], tmp_path: Path) -> None:
+    folder = shutil.copytree(Path(demo["result"]["report"]).parent, tmp_path / "report")
+    images = check_in_browser(folder / "drift_report.html", tmp_path)
+    assert len(images) >= 3  # accuracy, the income distribution, PSI and mean shift over time
 
 
 def test_each_run_gets_its_own_folder_under_a_reused_out(tmp_path: Path) -> None:
@@ -133,6 +167,8 @@ def test_each_run_gets_its_own_folder_under_a_reused_out(tmp_path: Path) -> None
         (["demo", "--drift-share", "nan"], "--drift-share"),
         (["demo", "--seed", "-3"], "--seed"),
         (["demo", "--steps", "many"], "--steps"),
+        (["demo", "--label-delay", "-1"], "--label-delay"),
+        (["demo", "--label-delay", "13"], "--label-delay"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_option(argv: list[str], option: str, tmp_path: Path) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from importlib import import_module
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.lambda_loader import load_handler_module
+from lambdas.shared import clients
 from mlops.twin.emulators.deploy_timing import AsyncInvoker, ServingStackModel, Timeline
 from tests.lambdas.packages import READY
 
@@ -51,10 +52,8 @@ class Twin:
         self.timeline = Timeline()
         self.stack = ServingStackModel(self.timeline, self.ssm, self.sagemaker, ENV["SERVING_STACK_NAME"], PARAMETER,
                                        ENDPOINT)  # fmt: skip
-        handler._clients = handler.Clients(sagemaker=self.sagemaker, ssm=self.ssm, cloudformation=self.stack,
-                                           s3=boto3.client("s3", region_name=region), cloudwatch=self.cloudwatch) \
-            if "cloudwatch" in handler.Clients.__init__.__code__.co_varnames else \
-            handler.Clients(sagemaker=self.sagemaker, ssm=self.ssm, cloudformation=self.stack)  # fmt: skip
+        clients.inject(sagemaker=self.sagemaker, ssm=self.ssm, cloudformation=self.stack,
+                       s3=boto3.client("s3", region_name=region), cloudwatch=self.cloudwatch)  # fmt: skip
         self.function = AsyncInvoker(self.timeline, lambda event: handler.lambda_handler(event, _Context()))
         self.stack.on_status = self.function.invoke  # EventBridge: stack status changes -> the function
         self.ssm.put_parameter(Name=PARAMETER, Value="none", Type="String")
@@ -91,10 +90,9 @@ def twin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Twin]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    handler = load_handler_module("deploy_model")
+    handler = import_module("lambdas.deploy_model.handler")
     with mock_aws():
         yield Twin(handler)
-    handler._clients = None
 
 
 def test_an_approval_during_a_blue_green_update_is_applied_after_it(twin: Twin) -> None:

@@ -184,19 +184,25 @@ def aws() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def dispatcher_with(tmp_path: Path) -> LambdaDispatcher:
-    (tmp_path / "handler.py").write_text(
+def dispatcher_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LambdaDispatcher:
+    # The twin imports a handler by its module name, as Lambda does with the asset on sys.path: a module name of
+    # this test's own, so no other test's `handler` module is taken from the import cache.
+    name = f"events_probe_{tmp_path.name.replace('-', '_')}"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / f"{name}.py").write_text(
         "def handler(event, context):\n"
         "    if event.get('fail'):\n"
         "        raise ValueError('asked to fail')\n"
         "    return {'seen': event, 'function': context.function_name}\n"
     )
     dispatcher = LambdaDispatcher()
-    dispatcher.add(DeployedFunction("fn", "Fn", "stack", tmp_path, "handler.handler", {}))
+    dispatcher.add(DeployedFunction("fn", "Fn", "stack", tmp_path, f"{name}.handler", {}))
     return dispatcher
 
 
-def test_lambda_and_state_machine_targets_get_the_event(aws: None, tmp_path: Path) -> None:
+def test_lambda_and_state_machine_targets_get_the_event(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
     definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
     machine = stepfunctions.create_state_machine(
@@ -209,7 +215,7 @@ def test_lambda_and_state_machine_targets_get_the_event(aws: None, tmp_path: Pat
     ]
     router = EventRouter(
         [rule({"source": ["aws.test"]}, Targets=targets), rule({"source": ["aws.other"]}, Targets=targets[:1])],
-        dispatcher=dispatcher_with(tmp_path),
+        dispatcher=dispatcher_with(tmp_path, monkeypatch),
         stepfunctions=stepfunctions,
     )
     event = new_event("aws.test", "Thing Changed", {"n": 1}, time=T0)
@@ -225,18 +231,19 @@ def test_lambda_and_state_machine_targets_get_the_event(aws: None, tmp_path: Pat
     assert router.put_event(new_event("aws.nobody", "x", {}, time=T0)) == []
 
 
-def test_a_handler_error_is_reported_in_the_delivery(aws: None, tmp_path: Path) -> None:
+def test_a_handler_error_is_reported_in_the_delivery(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     targets = [{"Id": "fn", "Arn": "arn:aws:lambda:us-east-1:111111111111:function:fn", "InputPath": "$.detail"},
                {"Id": "gone", "Arn": "arn:aws:lambda:us-east-1:111111111111:function:gone"}]  # fmt: skip
-    router = EventRouter(
-        [rule({"source": ["aws.test"]}, Targets=targets)], dispatcher=dispatcher_with(tmp_path), stepfunctions=None
-    )
+    dispatcher = dispatcher_with(tmp_path, monkeypatch)
+    router = EventRouter([rule({"source": ["aws.test"]}, Targets=targets)], dispatcher=dispatcher, stepfunctions=None)
     failed, missing = router.put_event(new_event("aws.test", "x", {"fail": True}, time=T0))
     assert failed.error == "ValueError: asked to fail"
     assert missing.error == "function not deployed"
 
 
-def test_rate_schedules_fire_on_the_twins_clock(aws: None, tmp_path: Path) -> None:
+def test_rate_schedules_fire_on_the_twins_clock(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert [rate_seconds(e) for e in ("rate(1 minute)", "rate(5 minutes)", "rate(2 hours)", "rate(1 day)")] == [
         60,
         300,
@@ -250,7 +257,7 @@ def test_rate_schedules_fire_on_the_twins_clock(aws: None, tmp_path: Path) -> No
         None, ScheduleExpression="rate(1 hour)", Targets=[{"Id": "fn", "Arn": "arn:aws:lambda:::function:fn"}]
     )
     off = rule(None, ScheduleExpression="rate(1 minute)", State="DISABLED")
-    router = EventRouter([hourly, off], dispatcher=dispatcher_with(tmp_path), stepfunctions=None)
+    router = EventRouter([hourly, off], dispatcher=dispatcher_with(tmp_path, monkeypatch), stepfunctions=None)
     deliveries = router.run_schedules(T0, T0 + timedelta(hours=2, minutes=30))  # fires at 11:00 and 12:00
     assert [d.payload["time"] for d in deliveries] == ["2026-11-27T11:00:00Z", "2026-11-27T12:00:00Z"]
     first = deliveries[0].payload
@@ -283,19 +290,22 @@ def test_the_synthesized_rules_route_alarm_approval_rollback_and_capture_events(
     names = {r.logical_id.rstrip("0123456789ABCDEF") for r in router.rules}
     assert {"ModelDegraded", "ModelApproved", "DeploymentRolledBack", "CaptureObjectCreated"} <= names
 
-    # A drifted feature: its alarm and the model-degraded composite change state; only the composite's
-    # ALARM event starts retraining.
+    # A drifted feature: its alarm and the data-drift composite change state, and neither starts retraining.
     alarms.evaluate(T0)
     (income,) = [a for a in alarms.metric_alarms if a.logical_id.startswith("IncomeMeanShiftAlarm")]
-    dimensions = [{"Name": k, "Value": v} for k, v in income.dimensions.items()]
-    cloud.client("cloudwatch").put_metric_data(
-        Namespace=income.namespace,
-        MetricData=[{"MetricName": income.metric_name, "Dimensions": dimensions, "Value": income.threshold + 1,
-                     "Timestamp": T0 + timedelta(minutes=5)}],
-    )  # fmt: skip
-    feature, composite = alarms.evaluate(T0 + timedelta(hours=1))
+    (accuracy,) = [a for a in alarms.metric_alarms if a.logical_id.startswith("AccuracyAlarm")]
+    put = cloud.client("cloudwatch").put_metric_data
+    for alarm, value, minute in ((income, income.threshold + 1, 5), (accuracy, accuracy.threshold - 0.1, 65)):
+        dimensions = [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()]
+        put(Namespace=alarm.namespace, MetricData=[{"MetricName": alarm.metric_name, "Dimensions": dimensions,
+            "Value": value, "Timestamp": T0 + timedelta(minutes=minute)}])  # fmt: skip
+    feature, warning = alarms.evaluate(T0 + timedelta(hours=1))
+    assert rule_names(router, feature.event()) == rule_names(router, warning.event()) == []
+    # Accuracy against ground truth below A_min: the model-degraded composite's ALARM event starts retraining.
+    lost, *_, composite = alarms.evaluate(T0 + timedelta(hours=2))
+    assert composite.alarm_name == "mlops-model-degraded"
     assert rule_names(router, composite.event()) == ["ModelDegraded"]
-    assert rule_names(router, feature.event()) == []
+    assert rule_names(router, lost.event()) == []
     ok_again = composite.event() | {"detail": {**composite.event()["detail"], "state": {"value": "OK"}}}
     assert rule_names(router, ok_again) == []
 

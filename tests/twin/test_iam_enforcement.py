@@ -19,7 +19,7 @@ from mlops.twin.cloud import TwinCloud
 from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
 from platform_config.platform import load_config
-from stacks.serving_stack import DEPLOY_RESOURCE_TYPES
+from stacks.serving.names import DEPLOY_RESOURCE_TYPES
 
 CONFIG = load_config()
 ALARM_EVENT = {"detail-type": "CloudWatch Alarm State Change", "detail": {"state": {"value": "ALARM"}}}

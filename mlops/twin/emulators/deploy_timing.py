@@ -29,6 +29,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts.sentinels import NONE
+
 RETRY_DELAYS_S = (60.0, 120.0)  # Lambda async: first retry after 1 min, second after 2 more
 MAX_EVENT_AGE_S = 6 * 3600.0
 PARAMETER_KEY = "ApprovedModelPackageArn"
@@ -92,7 +94,7 @@ class ServingStackModel:
     refuse_next: str = ""  # a one-off refusal message for the next UpdateStack (e.g. a validation error)
     on_status: Callable[[dict[str, Any]], None] | None = None  # EventBridge -> the deploy function
     status: str = "CREATE_COMPLETE"
-    resolved: str = "none"
+    resolved: str = NONE
     config_physical_id: str = ""
     updates: list[dict[str, Any]] = field(default_factory=list)
     _versions: itertools.count = field(default_factory=lambda: itertools.count(1))

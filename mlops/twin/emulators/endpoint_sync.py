@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.sentinels import NONE as NO_MODEL
 from mlops.local.serving import BlueGreenPolicy, CaptureConfig, EndpointServer
 from mlops.local.serving.deployment import DeploymentStatus
 from mlops.local.serving.framework_container import ContainerStartError, StartedContainer, start_container
 from mlops.local.serving.handler import ModelLoadError
 from mlops.twin.cloud import TwinCloud
 from mlops.twin.emulators.model_containers import download, package_container, serving_model
-
-NO_MODEL = "none"
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,20 @@
 """Run the real Lambda handlers when moto invokes a function (moto itself runs no Lambda code).
 
 The seam (ARCHITECTURE.md): with moto's `lambda: use_docker=False`, every invoke reaches
-`LambdaSimpleBackend.invoke`; the dispatcher replaces it and calls the handler the synthesized function names,
-loaded from its code asset, with the function's environment (resolved). A handler's exception becomes a Lambda
-function error with its `errorType`, so Step Functions' Retry and Catch see what AWS would show them.
+`LambdaSimpleBackend.invoke`; the dispatcher replaces it and calls the handler the synthesized function names
+(`Handler`, e.g. `lambdas.deploy_model.handler.lambda_handler`), with the function's environment (resolved). The
+handler's module must be in the function's code asset, as Lambda would require; it is imported by its package name,
+so the twin, the tests and the handlers share one module (and one client cache, lambdas/shared/clients.py), and
+the asset's copy must be the same code (tests/lambdas/test_packaging.py imports each asset on its own).
+
+A handler's exception becomes a Lambda function error with its `errorType`, so Step Functions' Retry and Catch
+see what AWS would show them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import threading
@@ -21,8 +27,8 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from lambdas.shared import clients
 from mlops.aws_rules.principals import acting_as
-from mlops.lambda_loader import load_handler_module
 
 _LOAD_ONCE = threading.Lock()
 
@@ -43,8 +49,7 @@ class DeployedFunction:
     def load(self) -> ModuleType:
         with _LOAD_ONCE:
             if self.module is None:
-                module_name, _ = self.handler.rsplit(".", 1)
-                self.module = load_handler_module(self.code_dir, module_name)
+                self.module = import_handler(self.handler, self.code_dir)
             return self.module
 
     def call(self, event: Any) -> Any:
@@ -67,6 +72,7 @@ class LambdaDispatcher:
         original = LambdaSimpleBackend.invoke
         dispatcher = self
         saved_environ = dict(os.environ)
+        clients.reset()  # the handlers' clients are created under this run's moto mock, as in new containers
 
         def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response: Any) -> bytes:
             return dispatcher.invoke(function_name, body, response)
@@ -76,6 +82,7 @@ class LambdaDispatcher:
             yield self
         finally:
             LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+            clients.reset()
             os.environ.clear()
             os.environ.update(saved_environ)
 
@@ -103,6 +110,18 @@ class LambdaDispatcher:
             return json.dumps(error).encode()
         self.calls.append((function.logical_id, event, result))
         return json.dumps(result).encode()
+
+
+def import_handler(handler: str, code_dir: Path) -> ModuleType:
+    """The module a `Handler` string names (`package.module.function`), which must be in the asset."""
+    module_name = handler.rsplit(".", 1)[0]
+    in_asset = code_dir / f"{module_name.replace('.', '/')}.py"
+    if not in_asset.is_file():  # Lambda fails the same way: Runtime.ImportModuleError
+        raise ModuleNotFoundError(f"{handler}: no {in_asset.relative_to(code_dir)} in the asset {code_dir}")
+    module = importlib.import_module(module_name)
+    if Path(str(module.__file__)).read_bytes() != in_asset.read_bytes():
+        raise ImportError(f"{handler}: the asset {code_dir} holds other code than {module.__file__} (synth again)")
+    return module
 
 
 @contextlib.contextmanager

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from contracts.package_metadata import PIPELINE_EXECUTION_ARN
+from contracts.sentinels import NONE
 from mlops.aws_rules.principals import acting_as, tag_client, untracked
 from mlops.local.pipeline import run_local_pipeline
 from mlops.local.registry import LocalRegistry
@@ -64,8 +66,8 @@ class TwinPipelineRunner:
                 min_accuracy=float(parameters["MinAccuracy"]), registry=registry,
                 # As in AWS, the training run is tracked (the governance gate needs its MLflow run id).
                 tracking_uri=f"sqlite:///{self.work_dir / 'mlflow.db'}",
-                champion_model=self._champion(str(parameters.get("ChampionModelDataUri", "none")), run_dir),
-                metadata={"pipeline_execution_arn": execution_arn},
+                champion_model=self._champion(str(parameters.get("ChampionModelDataUri", NONE)), run_dir),
+                metadata={PIPELINE_EXECUTION_ARN: execution_arn},
                 container_environment=register_environment(definition),
             )  # fmt: skip
         self.runs.append({"execution": execution_arn, "accuracy": result.accuracy, "package": result.model_package_arn})
@@ -88,7 +90,7 @@ class TwinPipelineRunner:
 
     def _champion(self, uri: str, run_dir: Path) -> Path | None:
         """The champion's model.tar.gz from (moto's) S3, as the evaluate step would download it in AWS."""
-        if uri == "none":
+        if uri == NONE:
             return None
         location = urlparse(uri)
         target = run_dir / "champion" / "model.tar.gz"

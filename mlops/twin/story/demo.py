@@ -1,12 +1,15 @@
 """`mlops demo`: the platform's whole loop in the offline twin, on the real ISLR Default credit data.
 
-Story: the pipeline trains and registers a model -> it is approved, the approval event reaches the deploy function
-through the synthesized rule, and the local endpoint serves it -> traffic is replayed in steps of the twin's clock
-(one drift-check period each) -> from `drift_started_step` applicants' income rises and more of them default ->
-the drift function (its schedule) publishes the drift as EMF, the synthesized alarms enter ALARM, the composite
-model-degraded alarm starts the synthesized retraining state machine (real handlers) -> the pipeline retrains on the
-new labelled data, the challenger is compared with the champion, approved and deployed blue/green while traffic
-continues -> the drift alarms clear against the new model's baseline.
+Story (docs/demo-story.md): the pipeline trains and registers a model -> it is approved, the approval event
+reaches the deploy function through the synthesized rule, and the local endpoint serves it -> traffic is replayed
+in steps of the twin's clock (one drift-check period each) -> from `drift_started_step` applicants' income rises
+(feature drift: its alarm warns) and students default at lower balances (concept drift: the champion's accuracy
+falls) -> ground truth arrives `label_delay` steps after each request, as SageMaker ground-truth records joined
+by eventId, and labelled cohorts reach the training window (the raw bucket) with the same delay -> the drift
+function (its schedule) publishes drift and accuracy as EMF, the synthesized alarms evaluate, the model-degraded
+alarm (accuracy below A_min) starts the synthesized retraining state machine (real handlers) -> the pipeline
+retrains on the labelled drifted cohort, the challenger is compared with the champion, approved and deployed
+blue/green while traffic continues -> the accuracy alarm clears once the new model's ground truth arrives.
 
 Every piece is the platform's own code run by the twin (mlops.twin.*); this module only drives the clock and the
 traffic and records what happens (mlops.twin.story.demo_result); mlops.twin.story.demo_summary says in
@@ -40,9 +43,9 @@ from mlops.twin.emulators.model_containers import ModelRequests
 from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.emulators.transform import LocalTransform
 from mlops.twin.story.demo_result import DemoResult, DemoSettings, ModelInfo, StepRecord, TimelineEntry
-from mlops.twin.story.demo_summary import alarm_summary, story_reasons
+from mlops.twin.story.demo_summary import accuracy_kind, alarm_summary, alarms_in_alarm, metric_kind, story_reasons
 from mlops.twin.story.demo_text import compact_states, short_arn, step_line
-from mlops.twin.story.traffic import TARGET, DriftStory, Population, requests, scored_captures
+from mlops.twin.story.traffic import DriftStory, Population, ground_truth_lines, requests, scored_captures
 from mlops.twin.synth import synth_twin, twin_context
 from mlops.twin.templates import Assembly
 from platform_config.platform import PlatformConfig, load_config
@@ -89,7 +92,7 @@ def run_demo(settings: DemoSettings, progress: Progress = lambda _: None) -> Dem
     except Exception as exc:  # e.g. a cdk-nag finding: the platform as checked out does not synthesize
         raise DemoError(f"cdk synth failed: {str(exc).splitlines()[0]} (see {run_dir / 'cdk.out'})") from exc
     data = load_dataset("ISLR", "Default")
-    population = Population(data, DriftStory(settings.drift_share, settings.default_rate_after), settings.seed)
+    population = Population(data, DriftStory(settings.drift_share, settings.student_balance_shift), settings.seed)
     with open(run_dir / "twin.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         # Handlers and pipeline steps print their logs to stdout: they go to twin.log, stdout stays for results.
         story = _Story(settings, config, Assembly.load(assembly_dir), population, result, progress, log)
@@ -126,6 +129,7 @@ class _Story:
         self.endpoint: EndpointSync | None = None
         self.versions: dict[str, str] = {}  # package ARN -> model version
         self.sent_after_drift: list[pd.DataFrame] = []
+        self.pending_truth: dict[int, list[str]] = {}  # step -> ground-truth records not yet arrived
         self._stack: contextlib.ExitStack | None = None
 
     # -- set-up ----------------------------------------------------------------------------------------------
@@ -218,15 +222,15 @@ class _Story:
         end = start + self.period
         drifted = step >= self.settings.drift_started_step
         if step == self.settings.drift_started_step:
-            labelled = self.population.labelled_window(self.settings.labelled_rows)
-            self._upload_raw(labelled, RAW_KEY)
-            rate = (labelled[TARGET] == "Yes").mean()
+            story = self.population.story
             self._note(
                 step,
-                f"drift begins: income x{self.population.story.income_factor:g}, default rate {rate:.1%}; "
-                f"{len(labelled)} new labelled rows replace the training window in the raw bucket",
+                f"drift begins: income x{story.income_factor:g} (feature drift); students now default at balances "
+                f"{story.student_balance_shift:g} lower (concept drift); their outcomes are known "
+                f"{self.settings.label_delay} step(s) later",
                 start,
             )
+        self._labelled_cohort(step, start)
         frame = self.population.sample(self.settings.requests_per_step, drifted=drifted)
         if drifted:
             self.sent_after_drift.append(frame)
@@ -245,9 +249,11 @@ class _Story:
                 f"endpoint blue/green update: {synced.action} {short_arn(synced.package_arn)} {synced.detail}",
                 start,
             )
-        new_files = self._upload_captures()
-        scores = scored_captures(_lines(new_files), labels)
-        record.accuracy = {v: round(c / n, 4) for v, (n, c) in scores.items() if n}
+        lines = list(_lines(self._upload_captures()))
+        record.scored = scored_captures(lines, labels)
+        record.accuracy = {v: round(c / n, 4) for v, (n, c) in record.scored.items() if n}
+        self.pending_truth[step] = ground_truth_lines(lines, labels)
+        self._ground_truth(step)
         with capture_emf() as documents:
             deliveries = self.router.run_schedules(start, end)
         for delivery in deliveries:
@@ -255,9 +261,15 @@ class _Story:
                 self._note(step, f"scheduled {delivery.target} failed: {delivery.error}", start)
         put_emf(self.cloud.client("cloudwatch"), documents, timestamp=start + self.period / 2)
         record.drift = _drift_metrics(documents)
+        record.reported_accuracy = _model_metric(documents, "realised")
+        record.estimated_accuracy = _model_metric(documents, "estimated")
         transitions = self.alarms.evaluate(end)
         for transition in transitions:
             record.alarms.append(f"{transition.alarm_name} -> {transition.new.value}")
+            kind = accuracy_kind(transition.alarm)
+            if kind and transition.new.value == "ALARM":
+                attribute = "accuracy_alarm_step" if kind == "realised" else "estimated_accuracy_alarm_step"
+                setattr(self.result, attribute, getattr(self.result, attribute) or step)
             if transition.old.value != "INSUFFICIENT_DATA" or transition.new.value == "ALARM":
                 self._note(
                     step, f"alarm {transition.alarm_name}: {transition.old.value} -> {transition.new.value}", end
@@ -265,8 +277,14 @@ class _Story:
         for delivery in self.router.put_events(self.alarms.events(transitions)):
             if delivery.kind == "states" and not delivery.error:
                 self.executions.append(str(delivery.result))
+                trigger = self._trigger(delivery.payload)
+                if self.result.retraining_started_step is None:
+                    self.result.retraining_started_step, self.result.retraining_trigger = step, trigger
                 self._note(
-                    step, f"retraining state machine started by {delivery.rule}: {short_arn(str(delivery.result))}", end
+                    step,
+                    f"retraining state machine started by {delivery.rule} (alarms: {', '.join(trigger) or '-'}): "
+                    f"{short_arn(str(delivery.result))}",
+                    end,
                 )
             elif delivery.error:
                 self._note(step, f"event delivery to {delivery.target} failed: {delivery.error}", end)
@@ -274,6 +292,42 @@ class _Story:
         self._watch_executions(step, end)
         self.result.steps.append(record)
         self.progress(step_line(record, self.settings))
+
+    def _labelled_cohort(self, step: int, when: datetime) -> None:
+        """The cohort that applied `label_delay` steps ago now has known outcomes: it becomes the training window
+        (the raw bucket's object the pipeline reads), so a retraining trains on the newest labelled concept."""
+        cohort_step = step - self.settings.label_delay
+        if cohort_step < 1:
+            return  # nothing labelled since the first model: the training data stays in the raw bucket
+        drifted = cohort_step >= self.settings.drift_started_step
+        self._upload_raw(self.population.labelled_window(self.settings.labelled_rows, drifted=drifted), RAW_KEY)
+        if cohort_step == self.settings.drift_started_step:
+            self._note(
+                step,
+                f"the first labelled cohort after the drift ({self.settings.labelled_rows} rows of step "
+                f"{cohort_step}) reaches the training window in the raw bucket",
+                when,
+            )
+
+    def _ground_truth(self, step: int) -> None:
+        """Write the ground truth of the requests of `label_delay` steps ago (SageMaker's ground-truth format, under
+        the drift function's prefix, keyed by arrival hour as an application would write it)."""
+        records = self.pending_truth.pop(step - self.settings.label_delay, None)
+        if not records:
+            return
+        hour = datetime.now(UTC)  # the drift function lists keys by real time (its lookback), like the captures
+        key = f"{self.config.ground_truth_prefix}/{hour:%Y/%m/%d/%H}/step-{step - self.settings.label_delay:03d}.jsonl"
+        body = ("\n".join(records) + "\n").encode()
+        self.cloud.client("s3").put_object(Bucket=self._bucket("DataCapture"), Key=key, Body=body)
+
+    def _trigger(self, event: Any) -> list[str]:
+        """The alarm whose state change started the loop, and the alarms in ALARM under it."""
+        resources = event.get("resources", []) if isinstance(event, dict) else []
+        names: list[str] = []
+        for arn in resources:
+            with contextlib.suppress(KeyError):
+                names += [n for n in alarms_in_alarm(self.alarms, str(arn)) if n not in names]
+        return names
 
     def _registry_events(self, step: int, when: datetime) -> None:
         """SageMaker's part: an approval in the registry is an EventBridge event (moto emits none)."""
@@ -343,7 +397,8 @@ class _Story:
         return "retraining" if self.executions else "drift"
 
     def _settled(self) -> bool:
-        """No retraining running, the endpoint serves the desired package, and one step ran on it since."""
+        """No retraining running, the endpoint serves the desired package, one step ran on it since, and no alarm
+        on realised accuracy is still in ALARM (it clears once the new model's ground truth has arrived)."""
         if self.endpoint is None or any(status == "RUNNING" for status in self._statuses().values()):
             return False
         if not self.executions:
@@ -354,7 +409,10 @@ class _Story:
             return False
         version = self.versions.get(served, "")
         last = self.result.steps[-1] if self.result.steps else None
-        return last is not None and set(last.served) == {version}
+        if last is None or set(last.served) != {version}:
+            return False
+        realised = [a for a in self.alarms.metric_alarms if accuracy_kind(a) == "realised"]
+        return all(self.alarms.state(a.arn).value != "ALARM" for a in realised)
 
     def _statuses(self) -> dict[str, str]:
         client = self.cloud.client("stepfunctions")
@@ -501,6 +559,21 @@ def _drift_metrics(documents: list[dict[str, Any]]) -> dict[str, dict[str, float
                 if isinstance(value, int | float):
                     out.setdefault(metric["Name"], {})[feature] = float(value)
     return out
+
+
+def _model_metric(documents: list[dict[str, Any]], kind: str) -> float | None:
+    """The model-level accuracy metric of `kind` ("realised" or "estimated", as the alarms tell them apart) in the
+    drift function's EMF records, None if it published none."""
+    for document in documents:
+        if "Feature" in document:
+            continue
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                raw = document.get(metric["Name"])
+                value = raw[-1] if isinstance(raw, list) else raw
+                if metric_kind(metric["Name"]) == kind and isinstance(value, int | float):
+                    return float(value)
+    return None
 
 
 def _lines(paths: list[Path]) -> Iterator[str]:

@@ -9,10 +9,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlops.twin.emulators.alarm_definitions import MetricAlarm
+from mlops.twin.emulators.alarm_definitions import CompositeAlarm, MetricAlarm
 from mlops.twin.emulators.alarms import TwinAlarms
 from mlops.twin.story.demo_result import DemoResult, StepRecord
 from mlops.twin.story.demo_text import short_arn
+
+# Alarms are told apart by the metric they watch, as synthesized (not by logical id): realised accuracy is measured
+# against ground truth (the drift function's Accuracy, Model Monitor's accuracy); estimated accuracy is computed
+# from the model's own probabilities without labels (any metric named like EstimatedAccuracy).
+REALISED_ACCURACY_METRICS = frozenset({"accuracy"})
+
+
+def accuracy_kind(alarm: MetricAlarm | CompositeAlarm) -> str | None:
+    """ "realised" or "estimated" for an alarm on accuracy, else None."""
+    return metric_kind(alarm.metric_name) if isinstance(alarm, MetricAlarm) else None
+
+
+def metric_kind(metric_name: str) -> str | None:
+    """ "realised" or "estimated" for an accuracy metric, else None."""
+    name = metric_name.lower()
+    if name in REALISED_ACCURACY_METRICS:
+        return "realised"
+    return "estimated" if "estimated" in name and "accuracy" in name else None
+
+
+def alarms_in_alarm(alarms: TwinAlarms, name_or_arn: str) -> list[str]:
+    """The alarm and, for a composite, the alarms in ALARM under it (depth first): what a state change carried."""
+    alarm = alarms.alarm(name_or_arn)
+    names = [alarm.name]
+    if isinstance(alarm, CompositeAlarm):
+        for _, reference in alarm.expression.references():
+            if alarms.state(reference).value == "ALARM":
+                names += [n for n in alarms_in_alarm(alarms, reference) if n not in names]
+    return names
 
 
 def alarm_summary(steps: Sequence[StepRecord], alarms: TwinAlarms) -> list[dict[str, Any]]:
@@ -29,7 +58,7 @@ def alarm_summary(steps: Sequence[StepRecord], alarms: TwinAlarms) -> list[dict[
         feature = alarm.dimensions.get("Feature") if isinstance(alarm, MetricAlarm) else None
         metric = alarm.metric_name if isinstance(alarm, MetricAlarm) else "composite"
         out.append({"name": name, "feature": feature, "metric": metric, "first_alarm_step": step,
-                    "state_at_end": alarms.state(name).value})  # fmt: skip
+                    "kind": accuracy_kind(alarm), "state_at_end": alarms.state(name).value})  # fmt: skip
     return out
 
 
@@ -43,6 +72,12 @@ def story_reasons(result: DemoResult) -> list[str]:
     early = [a["name"] for a in result.alarms if a["first_alarm_step"] < settings.drift_started_step]
     if early:
         reasons.append(f"alarms before the drift began: {early}")
+    if result.accuracy_alarm_step is None and result.estimated_accuracy_alarm_step is None:
+        reasons.append("neither the accuracy alarm nor the estimated-accuracy alarm entered ALARM")
+    warned = [s for s in (result.accuracy_alarm_step, result.estimated_accuracy_alarm_step) if s is not None]
+    started = result.retraining_started_step
+    if started is not None and (not warned or started < min(warned)):
+        reasons.append(f"retraining started at step {started}, before an accuracy alarm")
     if result.retrainings != 1:
         reasons.append(f"{result.retrainings} retraining runs (expected exactly one)")
     comparison = result.comparison or {}
@@ -54,6 +89,7 @@ def story_reasons(result: DemoResult) -> list[str]:
         reasons.append(f"the new model {short_arn(result.models[-1].package)} is not the one served at the end")
     elif result.new_model_traffic_share < 1.0:
         reasons.append(f"the new model serves {result.new_model_traffic_share:.0%} of the final step's traffic")
+    reasons.extend(_served_accuracy_reasons(result))
     if result.failed_requests:
         reasons.append(f"{result.failed_requests} failed requests")
     if result.iam_denials:
@@ -62,3 +98,24 @@ def story_reasons(result: DemoResult) -> list[str]:
     if missing:
         reasons.append(f"deployed handlers the run never called: {missing}")
     return reasons
+
+
+def _served_accuracy_reasons(result: DemoResult) -> list[str]:
+    """The point of retraining: on the drifted traffic the new model is above A_min and clearly (non-overlapping
+    95% intervals) better than the champion was."""
+    champion, new_model = result.served_accuracy()
+    if champion is None or new_model is None:
+        return [] if len(result.models) < 2 else ["no labelled drifted traffic served by both models"]
+    reasons = []
+    if new_model.accuracy <= result.min_accuracy:
+        reasons.append(f"the new model's served accuracy {new_model.accuracy:.3f} is not above A_min")
+    if new_model.interval()[0] <= champion.interval()[1]:
+        reasons.append(
+            f"the new model's served accuracy {new_model.accuracy:.3f} {_ci(new_model.interval())} is not clearly "
+            f"above the champion's {champion.accuracy:.3f} {_ci(champion.interval())}"
+        )
+    return reasons
+
+
+def _ci(interval: tuple[float, float]) -> str:
+    return f"[{interval[0]:.3f}, {interval[1]:.3f}]"

@@ -1,9 +1,21 @@
 """The demo's traffic and its drift story, drawn from the real ISLR Default credit data.
 
-Before the drift, requests are rows of the training data. From the drift on, they come from a shifted population:
-applicant income is higher by `drift_share` (x1.4 for 0.4) and more applicants default (label shift: the default
-rate rises to `default_rate_after`, drawing defaulters more often while each class keeps its own balance and
-student mix). The same population yields the new labelled data that the retraining pipeline trains on.
+Before the drift, requests are rows of the data with their recorded labels. From the drift on, two things change:
+- feature drift: applicant income is higher by `drift_share` (x1.4 for 0.4). The model barely uses income, so
+  this moves a feature (its PSI alarm warns) without hurting accuracy;
+- concept drift: students now default at balances `student_balance_shift` (1400) lower than before, so
+  P(default | features) changes for one segment and the champion misses most of their defaults.
+
+How the labels after the drift are made (seeded, from the real rows): a logistic model of P(default | student,
+balance, income) is fitted to the real data (its own relationship, 97% accurate). Every real row gets one uniform
+draw u from the seed, fixed for the run. A non-student keeps the recorded label. A student is a defaulter when
+u < P(default | student, balance + shift, income): the fitted model evaluated as if the balance were `shift`
+higher (at the row's real income, before the feature drift). The same row therefore always gets the same label
+in one run, and the default rate rises from 3% to about 22%.
+
+Only income is moved: balance and student keep the data's distribution, so their drift alarms must stay quiet.
+The same population yields the labelled cohorts that reach the training window (the raw bucket) once their
+outcomes are known (mlops.twin.story.demo: `label_delay` steps later).
 """
 
 from __future__ import annotations
@@ -14,21 +26,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 FEATURES = ("student", "balance", "income")
 TARGET = "default"
-POSITIVE = "Yes"
+POSITIVE, NEGATIVE = "Yes", "No"
 SHIFTED_FEATURE = "income"
-# What the story moves: income directly, and balance through the label shift (defaulters carry higher balances,
-# and each class keeps its own distribution). Student status barely moves (0.29 -> 0.31 students): unshifted.
-SHIFTED_FEATURES = ("income", "balance")
-UNSHIFTED_FEATURES = ("student",)
+CONCEPT_SEGMENT = "student"  # the segment whose P(default | features) changes
+# What the story moves: income only. Balance and student keep the data's own distribution.
+SHIFTED_FEATURES = ("income",)
+UNSHIFTED_FEATURES = ("student", "balance")
 
 
 @dataclass(frozen=True)
 class DriftStory:
     drift_share: float = 0.4  # income x (1 + drift_share)
-    default_rate_after: float = 0.15  # the training data's rate is 0.033
+    student_balance_shift: float = 1400.0  # students default at balances this much lower
 
     @property
     def income_factor(self) -> float:
@@ -45,27 +60,46 @@ class Population:
         self.data = data.reset_index(drop=True)
         self.story = story
         self.rng = np.random.default_rng(seed)
-        self._positive = self.data[self.data[TARGET] == POSITIVE]
-        self._negative = self.data[self.data[TARGET] != POSITIVE]
+        self.drifted_labels = _concept_labels(self.data, story, np.random.default_rng([seed, 1]).random(len(data)))
 
     def sample(self, rows: int, *, drifted: bool) -> pd.DataFrame:
+        picked = self.rng.integers(0, len(self.data), rows)
+        frame = self.data.iloc[picked].reset_index(drop=True)
         if not drifted:
-            picked = self.data.iloc[self.rng.integers(0, len(self.data), rows)]
-            return picked.reset_index(drop=True)
-        positives = int(self.rng.binomial(rows, self.story.default_rate_after))
-        parts = [_draw(self._positive, positives, self.rng), _draw(self._negative, rows - positives, self.rng)]
-        frame = pd.concat(parts).sample(frac=1.0, random_state=int(self.rng.integers(2**31))).reset_index(drop=True)
-        return frame.assign(**{SHIFTED_FEATURE: frame[SHIFTED_FEATURE] * self.story.income_factor})
+            return frame
+        return frame.assign(
+            **{
+                SHIFTED_FEATURE: frame[SHIFTED_FEATURE] * self.story.income_factor,
+                TARGET: self.drifted_labels[picked],
+            }
+        )
 
-    def labelled_window(self, rows: int) -> pd.DataFrame:
-        """New labelled data after the drift, for retraining (defaulters without replacement while they last, so
-        the holdout split shares as few duplicated rows with training as the data allows)."""
-        return self.sample(rows, drifted=True)
+    def labelled_window(self, rows: int, *, drifted: bool) -> pd.DataFrame:
+        """A cohort of applicants whose outcomes are known: the training window the raw bucket holds."""
+        return self.sample(rows, drifted=drifted)
 
 
-def _draw(pool: pd.DataFrame, rows: int, rng: np.random.Generator) -> pd.DataFrame:
-    replace = rows > len(pool)
-    return pool.iloc[rng.choice(len(pool), size=rows, replace=replace)]
+def _concept_labels(data: pd.DataFrame, story: DriftStory, draws: np.ndarray) -> np.ndarray:
+    """Every real row's label under the drifted concept (see the module docstring)."""
+    inputs = _numeric(data)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model.fit(inputs, (data[TARGET] == POSITIVE).to_numpy())
+    students = (data[CONCEPT_SEGMENT] == "Yes").to_numpy()
+    shifted = inputs.assign(balance=inputs["balance"] + story.student_balance_shift)
+    risk = model.predict_proba(shifted)[:, 1]
+    labels = data[TARGET].astype(str).to_numpy(copy=True)
+    labels[students] = np.where(draws[students] < risk[students], POSITIVE, NEGATIVE)
+    return labels
+
+
+def _numeric(data: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "student": (data["student"] == "Yes").astype(float),
+            "balance": data["balance"].astype(float),
+            "income": data["income"].astype(float),
+        }
+    )
 
 
 def request_body(row: Mapping[str, object]) -> bytes:
@@ -83,18 +117,43 @@ def requests(frame: pd.DataFrame) -> tuple[list[bytes], dict[bytes, str]]:
     return bodies, labels
 
 
-def scored_captures(lines: Iterable[str], labels: Mapping[bytes, str]) -> dict[str, tuple[int, int]]:
-    """Model version -> (predictions with a known label, correct ones), from SageMaker-format capture records."""
-    scores: dict[str, tuple[int, int]] = {}
+def captured(lines: Iterable[str]) -> Iterable[tuple[str, bytes, dict[str, object]]]:
+    """(eventId, request body, first prediction) of each SageMaker-format capture record with a prediction."""
     for line in lines:
         if not line.strip():
             continue
-        record = json.loads(line)["captureData"]
-        label = labels.get(record["endpointInput"]["data"].encode())
-        predictions = json.loads(record["endpointOutput"]["data"]).get("predictions") or []
-        if label is None or not predictions:
+        record = json.loads(line)
+        data = record["captureData"]
+        predictions = json.loads(data["endpointOutput"]["data"]).get("predictions") or []
+        if predictions:
+            event_id = str(record.get("eventMetadata", {}).get("eventId", ""))
+            yield event_id, data["endpointInput"]["data"].encode(), predictions[0]
+
+
+def scored_captures(lines: Iterable[str], labels: Mapping[bytes, str]) -> dict[str, tuple[int, int]]:
+    """Model version -> (predictions with a known label, correct ones), from SageMaker-format capture records."""
+    scores: dict[str, tuple[int, int]] = {}
+    for _, body, prediction in captured(lines):
+        label = labels.get(body)
+        if label is None:
             continue
-        version = str(predictions[0].get("model_version", ""))
+        version = str(prediction.get("model_version", ""))
         known, correct = scores.get(version, (0, 0))
-        scores[version] = (known + 1, correct + int(str(predictions[0].get("label")) == label))
+        scores[version] = (known + 1, correct + int(str(prediction.get("label")) == label))
     return scores
+
+
+def ground_truth_lines(lines: Iterable[str], labels: Mapping[bytes, str]) -> list[str]:
+    """SageMaker's ground-truth records (one per captured request whose label is known), joined by eventId: what
+    the application writes once a loan's outcome is known (the drift function's model-quality input)."""
+    out = []
+    for event_id, body, _ in captured(lines):
+        label = labels.get(body)
+        if label is not None and event_id:
+            record = {
+                "groundTruthData": {"data": label, "encoding": "CSV"},
+                "eventMetadata": {"eventId": event_id},
+                "eventVersion": "0",
+            }
+            out.append(json.dumps(record))
+    return out

@@ -25,7 +25,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-NONE = "none"
+from contracts.sentinels import NONE
+
 MAX_VALUE = 256
 TRUNCATED = "..."
 _KEPT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _.:/+-@")

@@ -1,0 +1,42 @@
+"""Names the serving stack shares with other stacks and with the deploy function: prefixes, variant, parameters."""
+
+from __future__ import annotations
+
+from contracts import metrics
+from contracts import ssm as ssm_names
+from platform_config.platform import PlatformConfig
+
+VARIANT = "AllTraffic"
+CAPTURE_PREFIX = "capture"
+ASYNC_PREFIX = "async"
+MULTI_MODEL_PREFIX = "multi-model"
+TRITON_PREFIX = "triton"  # the Triton endpoint's archives: <prefix>/<group>-v<version>.tar.gz, one per TargetModel
+
+# The resource types an update of this stack by the deploy function touches (a new package: a new model and
+# endpoint config, the endpoint's blue/green update; the first package also creates the scaling target/policy).
+# The function names them in UpdateStack's ResourceTypes and its IAM policy allows no other list, so CloudFormation
+# fails any update through that role that would touch another type ("If the list of resource types doesn't include
+# a resource that you're updating, the stack update fails",
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html).
+DEPLOY_RESOURCE_TYPES = (
+    "AWS::SageMaker::Model",
+    "AWS::SageMaker::EndpointConfig",
+    "AWS::SageMaker::Endpoint",
+    "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::ApplicationAutoScaling::ScalingPolicy",
+)
+
+
+def pending_package_parameter_name(config: PlatformConfig) -> str:
+    """Where the deploy function parks an approval that arrives while the stack is updating (it creates it)."""
+    return ssm_names.pending_package_parameter(config.project_name)
+
+
+def triton_live_model_parameter_name(config: PlatformConfig) -> str:
+    """The SSM parameter naming the Triton endpoint's live TargetModel (the deploy function writes it)."""
+    return ssm_names.triton_live_model_parameter(config.project_name)
+
+
+def deploy_metrics_namespace(config: PlatformConfig) -> str:
+    """The deploy function's CloudWatch namespace (the live-config mismatch metric)."""
+    return metrics.deploy_namespace(config.project_name)
