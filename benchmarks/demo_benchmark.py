@@ -21,9 +21,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = 120.0
-# The `mlops` entry point, with the demo command registered even before mlops/cli.py lists it.
+# The `mlops` entry point, with the demo command registered even before mlops/cli/main.py lists it.
 _CLI = (
-    "import sys; from mlops import cli, demo_cli; groups = cli._command_groups;"
+    "import sys; from mlops.cli import demo as demo_cli, main as cli; groups = cli._command_groups;"
     "cli._command_groups = lambda: [*(g for g in groups() if g is not demo_cli.register), demo_cli.register];"
     "sys.exit(cli.main(sys.argv[1:]))"
 )

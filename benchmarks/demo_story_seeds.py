@@ -24,7 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mlops.twin.traffic import UNSHIFTED_FEATURES  # noqa: E402
+from mlops.twin.story.traffic import UNSHIFTED_FEATURES  # noqa: E402
 
 A_MIN = 0.85
 
@@ -71,7 +71,7 @@ def main() -> int:
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
     env["CDK_VALIDATION"] = "false"
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    mlops = [sys.executable, "-c", "import sys; from mlops.cli import main; sys.exit(main(sys.argv[1:]))"]
+    mlops = [sys.executable, "-c", "import sys; from mlops.cli.main import main; sys.exit(main(sys.argv[1:]))"]
     floor, _ = run([sys.executable, "-c", "import aws_cdk"], env)
     mode = ["--fast"] if args.fast else []
     print(f"`mlops demo {' '.join(mode)}--json` per seed (A_min {A_MIN}); floor (import aws_cdk) {floor:.1f} s")

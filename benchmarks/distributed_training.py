@@ -3,7 +3,7 @@
 The data is the reference data set (ISLR Default, 10,000 rows) resampled with replacement to --rows rows (numbers
 jittered by 1% so rows are not exact copies), written as --shards Parquet shards; a stratified 20% holdout of the
 original rows is kept out of the resampling. Each configuration runs the real multi-process path
-(mlops.distributed_training: N processes, XGBoost's tracker on 127.0.0.1, each worker reading its ShardedByS3Key
+(mlops.local.distributed_training: N processes, XGBoost's tracker on 127.0.0.1, each worker reading its ShardedByS3Key
 share). The total thread budget is the same for both: os.cpu_count() threads for one worker, cpu_count // 2 each
 for two, so the ratio shows what splitting the data across processes costs or gains on this machine, not more
 cores. On a 2-core machine, two workers cannot be faster than one by more than the parallel share of the work;
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops.distributed_training import run_distributed_training
-from mlops.sample_data import load_dataset
+from mlops.local.distributed_training import run_distributed_training
+from mlops.local.sample_data import load_dataset
 from pipeline_code.inference import model_fn
 
 TARGET = "default"

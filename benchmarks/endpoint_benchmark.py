@@ -16,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from mlops.serving import BlueGreenPolicy, CaptureConfig, EndpointServer, RoutingType, TrafficRouting
-from mlops.serving.loadgen import LoadReport, run_load
-from mlops.serving.sample_model import FEATURES, load_default_data, write_model_dir
+from mlops.local.serving import BlueGreenPolicy, CaptureConfig, EndpointServer, RoutingType, TrafficRouting
+from mlops.local.serving.loadgen import LoadReport, run_load
+from mlops.local.serving.sample_model import FEATURES, load_default_data, write_model_dir
 
 RATIO_LIMIT = 2.0
 

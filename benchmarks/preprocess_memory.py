@@ -30,7 +30,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mlops.sample_data import load_dataset  # noqa: E402
+from mlops.local.sample_data import load_dataset  # noqa: E402
 
 FLOOR = "import pandas, pyarrow.parquet, numpy, drift_core, pipeline_code.preprocess, pipeline_code.baseline"
 WHOLE = (

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlops.rightsize_cli import load_profile
+from mlops.cli.rightsize import load_profile
 from mlops.rightsizing.capacity import Assumptions, Profile, Traffic, evaluate_instance, evaluate_serverless, recommend
 from mlops.rightsizing.catalogue import load_catalogue
 from mlops.rightsizing.measure import LoadLimits, measure, sample_model

@@ -41,6 +41,8 @@ feature (NumericAccumulator.sketch), windows none.
 A categorical chunk may also be given pre-counted as CategoryCounts(counts={category: n}, missing=n).
 Building blocks: NumericAccumulator, CategoricalAccumulator (mergeable, O(bins) memory), and the distances in
 `drift_core.distances` (ks_bounds, binned_psi, linf_robust, js_divergence, mean_shift_sigma).
+Data capture: `drift_core.capture_codec` reads SageMaker data-capture lines (decode_line, read_lines) for the
+CLI and the drift Lambda alike.
 
 Guarantees: chunked == one-shot (counts and histograms exactly, moments to float rounding); the binned KS `ks`
 satisfies ks <= scipy.stats.ks_2samp(base, cur).statistic <= ks + ks_error_bound, where ks_error_bound is at

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from drift_core import CategoryCounts
+from drift_core.capture_codec import Malformed, decode_record, is_capture
 from mlops.errors import UserError
 from mlops.user_input import check_text_file, not_utf8, utf8_problem
 from pipeline_code.common import first_line
@@ -250,8 +251,10 @@ def _count_categories(column: pa.Array | pa.ChunkedArray) -> CategoryCounts:
 def iter_jsonl(
     path: Path, numeric: set[str], columns: Sequence[str], raw_columns: set[str] | None = None
 ) -> Iterator[Chunk]:
-    """Chunks of a JSON-lines file: each line a flat record, or a SageMaker capture record whose
-    captureData.endpointInput holds CSV (columns in baseline feature order) or a JSON record."""
+    """Chunks of a JSON-lines file: each line a flat record, or a SageMaker capture record read by drift_core's
+    capture codec (the drift Lambda's): its request rows are in the feature order, `columns` less `raw_columns`.
+    A capture line the codec cannot read is a UserError naming the file and line."""
+    features = [c for c in columns if c not in (raw_columns or set())]
     rows: list[dict[str, object]] = []
     for number, line in enumerate(utf8_lines(path), start=1):
         if not line.strip():
@@ -260,7 +263,7 @@ def iter_jsonl(
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-        rows.extend(_records(record, columns))
+        rows.extend(_records(record, features, f"{path}:{number}"))
         if len(rows) >= JSON_CHUNK_ROWS:
             yield _chunk_from_rows(rows, numeric, columns, raw_columns or set())
             rows = []
@@ -268,22 +271,16 @@ def iter_jsonl(
         yield _chunk_from_rows(rows, numeric, columns, raw_columns or set())
 
 
-def _records(record: object, columns: Sequence[str]) -> list[dict[str, object]]:
+def _records(record: object, features: Sequence[str], where: str) -> list[dict[str, object]]:
     if not isinstance(record, dict):
         return []
-    capture = record.get("captureData")
-    if not isinstance(capture, dict):
+    if not is_capture(record):
         return [record]
-    payload = capture.get("endpointInput") or {}
-    data, encoding = str(payload.get("data", "")), str(payload.get("encoding", "CSV")).upper()
-    if encoding == "JSON":
-        parsed = json.loads(data)
-        return [r for r in (parsed if isinstance(parsed, list) else [parsed]) if isinstance(r, dict)]
-    out = []
-    for row in data.splitlines():
-        cells = row.split(",")
-        out.append(dict(zip(columns, cells, strict=False)))
-    return out
+    try:
+        capture = decode_record(record, features)
+    except Malformed as exc:
+        raise UserError(f"{where}: capture record unreadable ({exc})") from None
+    return [dict(zip(features, row, strict=True)) for row in capture.rows]
 
 
 def _chunk_from_rows(rows: list[dict[str, object]], numeric: set[str], columns: Sequence[str], raw: set[str]) -> Chunk:
@@ -324,7 +321,7 @@ def jsonl_columns(path: Path) -> list[str]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path}:1: not valid JSON ({exc.msg})") from exc
-            return list(record) if isinstance(record, dict) and "captureData" not in record else []
+            return list(record) if isinstance(record, dict) and not is_capture(record) else []
     return []
 
 

@@ -3,7 +3,7 @@
 Container contract (SageMaker Training, the XGBoost framework container in script mode): each host finds its own
 shard files in SM_CHANNEL_TRAIN (the channel is `ShardedByS3Key` when the job has several instances), the host list
 in SM_HOSTS (JSON) and its own name in SM_CURRENT_HOST, hyperparameters as `--name value` arguments, the model goes
-to SM_MODEL_DIR. The same script runs offline: `mlops.distributed_training` starts N local processes with the same
+to SM_MODEL_DIR. The same script runs offline: `mlops.local.distributed_training` starts N local processes with the same
 variables and `--tracker-host 127.0.0.1`.
 
 How the hosts work together:

@@ -120,7 +120,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture(scope="session")
 def demo_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real ISLR Default credit data set, as the demo uses it."""
-    from mlops.sample_data import export_dataset
+    from mlops.local.sample_data import export_dataset
 
     path = tmp_path_factory.mktemp("data") / "credit_default.csv"
     export_dataset("ISLR", "Default", path)

@@ -4,7 +4,8 @@ Checked: README.md, ARCHITECTURE.md and docs/*.md (all their text), and the docs
 project's .py files. A reference counts when it is
 - a path whose first part is a top-level entry of the repository (`stacks/serving_stack.py`, `docs/cli.md`,
   `pipeline_code/*.py` as a glob that must match something); `<placeholder>` paths are left alone;
-- a dotted module name under one of the project's packages (`mlops.twin.lambdas`, `lambdas.shared.clients`): the
+- a dotted module name under one of the project's packages (`mlops.twin.emulators.lambdas`, `lambdas.shared.clients`):
+  the
   longest prefix that is a module must exist, and the next name must be defined in it;
 - a bare upper-case Markdown file name (`ARCHITECTURE.md`), which lives at the top level;
 - a relative Markdown link target, resolved from the linking file.
@@ -159,7 +160,9 @@ def test_every_path_a_docstring_or_comment_names_exists() -> None:
 def test_the_check_finds_dead_references() -> None:
     """The checker itself: each kind of reference, alive and dead (a check that cannot fail proves nothing)."""
     where = REPO / "docs" / "example.md"
-    alive = "stacks/serving_stack.py, `pipeline_code/*.py`, mlops.twin.lambdas, lambdas.shared.clients, README.md"
+    alive = (
+        "stacks/serving_stack.py, `pipeline_code/*.py`, mlops.twin.emulators.lambdas, lambdas.shared.clients, README.md"
+    )
     assert dead_references(alive + ", [rules](aws-rules.md), lambdas/<name>/", where) == []
     dead = "mlops/governance/model_card.py, stacks.stage_configs, drift_core.window.nothing_here, NOPE.md"
     assert dead_references(dead + ", [x](missing.md)", where) == [

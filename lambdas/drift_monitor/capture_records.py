@@ -1,25 +1,21 @@
 """SageMaker data-capture JSON lines -> feature columns and predicted labels: pure logic, no AWS.
 
-One line per captured invocation (the format SageMaker writes, and `mlops/serving/capture.py` offline)::
+One line per captured invocation (the format SageMaker writes, and `mlops/local/serving/capture.py` offline)::
 
     {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "...",
      "encoding": "CSV"}, "endpointOutput": {...}}, "eventMetadata": {"eventId": "...", ...}, "eventVersion": "0"}
 
-The request body is what the model's `input_fn` reads (pipeline_code/inference.py): CSV rows in the model's
-feature order (the baseline's feature order: both come from the training frame), or JSON
-`{"instances": [[...]] | [{...}]}` or one object. The response is `{"predictions": [{"label", ...}]}` or CSV
-`label,probability` lines. In serving_mode "triton" the request is a KServe v2 tensor of *encoded* features and
-the response Triton's `outputs` tensor: decoded with the model's feature encoding (triton_records.py), given as
-`encoding`. A line that cannot be read that way (bad JSON, no captureData, a row of the wrong width, a BASE64
-body, predictions that do not pair up with the rows, a tensor of the wrong shape or datatype) is one malformed
-record: counted (with its reason in `skipped`) and skipped, never fatal.
+Reading a line (CSV or JSON request, `instances` unwrapped, response labels, the eventId) is drift_core's
+capture codec (drift_core/capture_codec.py), the same as `mlops drift check`. Only serving_mode "triton" is read
+here: the request is a KServe v2 tensor of *encoded* features and the response Triton's `outputs` tensor, decoded
+with the model's feature encoding (triton_records.py), given as `encoding`. A line that cannot be read (bad JSON,
+no captureData, a row of the wrong width, a BASE64 body, predictions that do not pair up with the rows, a tensor
+of the wrong shape or datatype) is one malformed record: counted (with its reason in `skipped`) and skipped, never
+fatal.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -28,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from drift_core.capture_codec import Labels, Malformed, Rows, TensorDecoder, decode_line
 from lambdas.drift_monitor.triton_records import (
     FeatureEncoding,
     TensorError,
@@ -35,6 +32,8 @@ from lambdas.drift_monitor.triton_records import (
     request_rows,
     response_labels,
 )
+
+__all__ = ["CaptureBatch", "FeatureEncoding", "Malformed", "parse_record", "read_record"]
 
 
 @dataclass
@@ -68,14 +67,15 @@ class CaptureBatch:
                 continue
             self.records += 1
             try:
-                rows, labels, event_id, probabilities = _read_record(line, self.features, self.encoding)
+                record = decode_line(line, self.features, _tensor_decoder(self.encoding))
             except Malformed as exc:
                 self.malformed += 1
                 self.skipped[str(exc)] += 1
                 continue
+            rows, labels, event_id = record.rows, record.labels, record.event_id
             if event_id is not None and any(label is not None for label in labels):
                 self.events[event_id] = labels
-            for row, label, probability in zip(rows, labels, probabilities, strict=True):
+            for row, label, probability in zip(rows, labels, record.probabilities, strict=True):
                 for name, value in zip(self.features, row, strict=True):
                     self.cells[name].append(value)
                 self.predictions.append(label)
@@ -104,10 +104,6 @@ class CaptureBatch:
 PROBABILITY = "__probability__"  # the column of the model's probabilities (not a model feature)
 
 
-class Malformed(ValueError):
-    """A capture line that is not a usable record; the message is the skip reason."""
-
-
 def parse_record(
     line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
 ) -> tuple[list[list[Any]], list[str | None], str | None] | None:
@@ -122,43 +118,21 @@ def read_record(
     line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
 ) -> tuple[list[list[Any]], list[str | None], str | None]:
     """(rows, predicted labels, eventId) of one capture line; raises Malformed with the reason."""
-    rows, labels, event_id, _ = _read_record(line, features, encoding)
-    return rows, labels, event_id
+    record = decode_line(line, features, _tensor_decoder(encoding))
+    return record.rows, record.labels, record.event_id
 
 
-def _read_record(
-    line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
-) -> tuple[list[list[Any]], list[str | None], str | None, list[float | None]]:
-    """read_record plus the model's probability of each predicted label (None where the response has none)."""
-    try:
-        record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("not a JSON line") from None
-    capture = record.get("captureData") if isinstance(record, dict) else None
-    if not isinstance(capture, dict):
-        raise Malformed("no captureData")
-    channel = capture.get("endpointInput")
-    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        raise Malformed("no endpointInput data")
-    content_type = str(channel.get("observedContentType", ""))
-    if is_tensor_request(channel["data"], str(channel.get("encoding", "")), content_type):
-        rows, labels = _tensor_record(capture, features, encoding)
-        probabilities: list[float | None] = []
-    else:
-        input_rows = _input_rows(channel, features)
-        if input_rows is None:
-            raise Malformed("request rows unreadable or of the wrong width")
-        rows = input_rows
-        labels, probabilities = _output(capture.get("endpointOutput"))
-    if labels is None:
-        labels = [None] * len(rows)  # input-only capture: features still count, no predicted labels
-    if len(labels) != len(rows):
-        raise Malformed(f"{len(labels)} predictions for {len(rows)} rows")
-    if len(probabilities) != len(rows):
-        probabilities = [None] * len(rows)
-    metadata = record.get("eventMetadata")
-    event_id = metadata.get("eventId") if isinstance(metadata, dict) else None
-    return rows, labels, event_id if isinstance(event_id, str) else None, probabilities
+def _tensor_decoder(encoding: FeatureEncoding | None) -> TensorDecoder:
+    """The codec's hook for Triton's KServe v2 tensors: None for a request that is not one."""
+
+    def decode(capture: dict[str, Any], features: Sequence[str]) -> tuple[Rows, Labels | None] | None:
+        channel = capture["endpointInput"]
+        content_type = str(channel.get("observedContentType", ""))
+        if not is_tensor_request(channel["data"], str(channel.get("encoding", "")), content_type):
+            return None
+        return _tensor_record(capture, features, encoding)
+
+    return decode
 
 
 def _tensor_record(
@@ -191,77 +165,6 @@ def _tensor_record(
     except TensorError as exc:
         raise Malformed(f"tensor response: {exc}") from None
     return rows, labels
-
-
-def _input_rows(channel: Any, features: Sequence[str]) -> list[list[Any]] | None:
-    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        return None
-    encoding = str(channel.get("encoding", "")).upper()
-    rows: list[list[Any]] | None
-    if encoding == "CSV":
-        rows = [row for row in csv.reader(io.StringIO(channel["data"])) if row and row != [""]]
-        if rows and [c.strip().lower() for c in rows[0]] == [f.lower() for f in features]:
-            rows = rows[1:]  # a header row, which the model tolerates too
-    elif encoding == "JSON":
-        rows = _json_rows(channel["data"], features)
-    else:
-        return None  # BASE64: a content type the model does not read
-    if not rows or any(len(row) != len(features) for row in rows):
-        return None
-    return rows
-
-
-def _json_rows(data: str, features: Sequence[str]) -> list[list[Any]] | None:
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    instances = document.get("instances", [document])
-    if not isinstance(instances, list):
-        return None
-    rows: list[list[Any]] = []
-    for item in instances:
-        if isinstance(item, list):
-            rows.append(item)
-        elif isinstance(item, dict) and set(item) == set(features):
-            rows.append([item[name] for name in features])
-        else:
-            return None
-    return rows
-
-
-def _output(channel: Any) -> tuple[list[str | None] | None, list[float | None]]:
-    """Predicted labels (None: no response captured; []: unreadable, the record is malformed) and the model's
-    probability of each (the JSON `probability`, or the second CSV field; [] when the response has none)."""
-    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        return None, []
-    encoding = str(channel.get("encoding", "")).upper()
-    data = channel["data"]
-    if encoding == "JSON":
-        try:
-            predictions = json.loads(data).get("predictions")
-        except (json.JSONDecodeError, AttributeError):
-            return [], []  # an unreadable response: the record does not pair up and is malformed
-        if not isinstance(predictions, list):
-            return [], []
-        labels = [str(p["label"]) if isinstance(p, dict) and "label" in p else None for p in predictions]
-        return labels, [_probability(p.get("probability")) if isinstance(p, dict) else None for p in predictions]
-    if encoding == "CSV":
-        rows = [row for row in csv.reader(io.StringIO(data)) if row]
-        return [row[0] for row in rows], [_probability(row[1]) if len(row) > 1 else None for row in rows]
-    return [], []
-
-
-def _probability(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0.0 <= number <= 1.0 else None
 
 
 def _floats(values: list[Any]) -> tuple[np.ndarray, int]:

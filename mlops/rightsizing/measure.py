@@ -39,7 +39,7 @@ class LoadLimits:
 
 def sample_model(out_dir: Path, rows: int = 2000) -> tuple[Path, list[bytes]]:
     """The reference model (the sample logistic-regression pipeline on ISLR Default) and real CSV payloads."""
-    from mlops.serving.sample_model import FEATURES, load_default_data, write_model_dir
+    from mlops.local.serving.sample_model import FEATURES, load_default_data, write_model_dir
 
     data = load_default_data(rows=rows)
     model_dir = write_model_dir(out_dir, "rightsize-sample", data)
@@ -50,7 +50,7 @@ def payloads_for(model_dir: Path) -> tuple[list[bytes], str]:
     """Request bodies for a model directory: real ISLR Default rows when the model takes those features."""
     import json
 
-    from mlops.serving.sample_model import FEATURES, load_default_data
+    from mlops.local.serving.sample_model import FEATURES, load_default_data
 
     try:
         features = json.loads((model_dir / "model_meta.json").read_text(encoding="utf-8"))["features"]
@@ -76,9 +76,9 @@ def measure(
     gpu_speedup: float = 1.0,
     payload: str = "1 CSV row per request (ISLR Default)",
 ) -> Profile:
-    from mlops.serving import EndpointServer, ModelLoadError
-    from mlops.serving.handler import ModelHandler
-    from mlops.serving.loadgen import run_load
+    from mlops.local.serving import EndpointServer, ModelLoadError
+    from mlops.local.serving.handler import ModelHandler
+    from mlops.local.serving.loadgen import run_load
 
     if not bodies:
         raise UserError("no request payloads to send")

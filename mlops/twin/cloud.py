@@ -3,8 +3,8 @@
 What moto runs: S3, SSM, DynamoDB, SNS, the SageMaker registry, CloudFormation stacks, and Step Functions, whose
 state machine definition is the synthesized one (resolved against the resources created here).
 What the twin adds, as real code: Lambda invocations run the synthesized functions' handlers
-(`mlops.twin.lambdas`); a SageMaker pipeline execution runs the pipeline's own step scripts through
-`mlops.local_pipeline` in a background thread and registers the model in moto's registry.
+(`mlops.twin.emulators.lambdas`); a SageMaker pipeline execution runs the pipeline's own step scripts through
+`mlops.local.pipeline` in a background thread and registers the model in moto's registry.
 The serving stack cannot be created in moto (it has no SageMaker endpoints): the twin registers a CloudFormation
 stack with the serving stack's parameter and output (its contract with the deploy function), and the local
 endpoint serves the models.
@@ -32,10 +32,10 @@ from mlops.aws_rules.iam_policy import IamEnforcer
 from mlops.aws_rules.interception import enforcing
 from mlops.aws_rules.offline import enforcing_offline_rules
 from mlops.moto_fixes import aws_model_package_updates
-from mlops.twin.iam_roles import resource_facts, role_policies
-from mlops.twin.lambdas import DeployedFunction, LambdaDispatcher
-from mlops.twin.stack_updates import is_sdk_call_resource, run_sdk_call
-from mlops.twin.state_machine_principals import state_machine_principals
+from mlops.twin.emulators.iam_roles import resource_facts, role_policies
+from mlops.twin.emulators.lambdas import DeployedFunction, LambdaDispatcher
+from mlops.twin.emulators.stack_updates import is_sdk_call_resource, run_sdk_call
+from mlops.twin.emulators.state_machine_principals import state_machine_principals
 from mlops.twin.templates import Assembly, Resolver
 
 PipelineRunner = Callable[[str, dict[str, str]], None]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops import cli
+from mlops.cli import main as cli
 
 LATIN1 = "café".encode("latin-1")  # b"caf\xe9": not UTF-8
 BINARY = bytes(range(256)) * 8
@@ -320,7 +320,7 @@ ROWS: list[Row] = [
 @pytest.fixture(autouse=True)
 def _no_serving(monkeypatch: pytest.MonkeyPatch) -> None:
     """`mlops serve` that accepted its bad input would serve for ever: fail the row instead of hanging."""
-    from mlops.serving import EndpointServer
+    from mlops.local.serving import EndpointServer
 
     def started(self: EndpointServer) -> None:
         raise AssertionError("the server started: the bad input was accepted")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops import cli
+from mlops.cli import main as cli
 
 MLOPS = [sys.executable, "-m", "mlops.cli"]
 

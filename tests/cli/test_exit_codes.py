@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mlops import cli
+from mlops.cli import main as cli
 from mlops.errors import StepFailed, UserError
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops.cli import main
+from mlops.cli.main import main
 from mlops.errors import UserError
-from mlops.local_pipeline import _preflight
+from mlops.local.pipeline import _preflight
 
 
 def test_a_folder_of_csv_and_parquet_files_is_trained_and_registered(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.cli import main
+from mlops.cli.main import main
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops.cli import main
+from mlops.cli.main import main
 
 
 def test_near_duplicate_labels_are_reported_by_the_run(

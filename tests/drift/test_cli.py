@@ -11,7 +11,7 @@ import pytest
 
 import drift_core
 from mlops import drift_io
-from mlops.cli import main
+from mlops.cli.main import main
 
 
 def _frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.cli import main
+from mlops.cli.main import main
 from tests.conftest import REPO
 
 

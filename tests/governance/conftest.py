@@ -23,8 +23,8 @@ from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 
 from mlops.governance import package
-from mlops.local_pipeline import LocalRunResult, run_local_pipeline
-from mlops.local_registry import LocalRegistry
+from mlops.local.pipeline import LocalRunResult, run_local_pipeline
+from mlops.local.registry import LocalRegistry
 from pipeline_code import evaluate
 from pipeline_code.tables import read_table_dir
 from platform_config.platform import load_config

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops import cli, readiness_cli
+from mlops.cli import main as cli
+from mlops.cli import readiness as readiness_cli
 from pipeline_code.lineage_fields import sha256_json
 from pipeline_code.model_card_content import render_markdown
 from tests.governance.conftest import Run
@@ -73,7 +74,7 @@ def test_a_prior_only_model_above_a_min_is_not_ready(prior_only_run: Path) -> No
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    # The readiness group is registered in mlops/cli.py; the test wires it explicitly so it runs either way.
+    # The readiness group is registered in mlops/cli/main.py; the test wires it explicitly so it runs either way.
     monkeypatch.setattr(cli, "_command_groups", lambda: [readiness_cli.register])
     return cli.main(["readiness", *args])
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops import cli
+from mlops.cli import main as cli
 from pipeline_code import governance as governance_step
 from tests.governance.conftest import Run
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops.twin.blue_green_rules import routing_problem
+from mlops.twin.emulators.blue_green_rules import routing_problem
 from platform_config.platform import load_config
 from tests.conftest import cdk_context, synth_app
 from tests.lambdas.test_deploy_model_handler import CONTRACT_TEMPLATE

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.twin.deploy_timing import ServingStackModel, Timeline
+from mlops.twin.emulators.deploy_timing import ServingStackModel, Timeline
 from tests.lambdas.packages import READY
 
 GROUP = "mlops-models"

@@ -2,7 +2,7 @@
 
 The baseline is written by the pipeline's own baseline step (pipeline_code/baseline.py); captured traffic is
 written in SageMaker's data-capture format by the offline endpoint's own record writer
-(mlops/serving/capture.py); the metrics are the EMF records the function prints, parsed back.
+(mlops/local/serving/capture.py); the metrics are the EMF records the function prints, parsed back.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from mlops.serving.capture import _Event, to_record
+from mlops.local.serving.capture import _Event, to_record
 from pipeline_code import baseline as baseline_step
 
 REGION = "us-east-1"
@@ -41,7 +41,7 @@ INCOME_SHIFT = 0.40
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    from mlops.sample_data import load_dataset
+    from mlops.local.sample_data import load_dataset
 
     return load_dataset("ISLR", "Default")
 

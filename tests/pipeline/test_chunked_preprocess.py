@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import drift_core
-from mlops.sample_data import load_dataset
+from mlops.local.sample_data import load_dataset
 from pipeline_code import baseline, feature_ingest, preprocess
 from pipeline_code.common import run_main
 from pipeline_code.tables import read_table_dir

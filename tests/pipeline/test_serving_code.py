@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.local_pipeline import run_local_pipeline
+from mlops.local.pipeline import run_local_pipeline
 from pipeline_code import serving_code
 from pipeline_code.common import safe_extract
 from platform_config.platform import load_config

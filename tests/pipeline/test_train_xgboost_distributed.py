@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.distributed_training import (
+from mlops.local.distributed_training import (
     DistributedResult,
     TrainingError,
     host_names,
     run_distributed_training,
     shard_by_s3_key,
 )
-from mlops.sample_data import load_dataset
+from mlops.local.sample_data import load_dataset
 from pipeline_code.common import DataError
 from pipeline_code.inference import model_fn
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops import cost_cli, rightsize_cli
-from mlops.cli import EXIT_USAGE, _Parser
+from mlops.cli import cost as cost_cli
+from mlops.cli import rightsize as rightsize_cli
+from mlops.cli.main import EXIT_USAGE, _Parser
 from mlops.errors import UserError
 from mlops.rightsizing.capacity import Profile
 from mlops.rightsizing.catalogue import Catalogue, load_catalogue

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops import cli
+from mlops.cli import main as cli
 from tests.conftest import REPO
 
 # A saved measurement of a fast model: at 10 requests/s one instance meets the SLO, so the choice is 1..N.

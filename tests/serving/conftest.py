@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops.serving.sample_model import load_default_data, write_model_dir
+from mlops.local.serving.sample_model import load_default_data, write_model_dir
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.serving import (
+from mlops.local.serving import (
     BlueGreenPolicy,
     DeploymentInProgressError,
     DeploymentStatus,
@@ -21,7 +21,7 @@ from mlops.serving import (
     RoutingType,
     TrafficRouting,
 )
-from mlops.serving.loadgen import LoadReport, run_load
+from mlops.local.serving.loadgen import LoadReport, run_load
 
 CANARY = BlueGreenPolicy(
     TrafficRouting(RoutingType.CANARY, wait_interval_s=0.6, canary_percent=20.0),

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from mlops.serving.capture import CaptureConfig, DataCapture
+from mlops.local.serving.capture import CaptureConfig, DataCapture
 
 
 def _captured(root: Path) -> list[dict]:

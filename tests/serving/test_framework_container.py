@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops.serving.framework_container import ContainerDefinition, ContainerStartError, start_container
-from mlops.serving.handler import ModelHandler
+from mlops.local.serving.framework_container import ContainerDefinition, ContainerStartError, start_container
+from mlops.local.serving.handler import ModelHandler
 from pipeline_code.serving_code import serving_environment
 
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-models/3"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mlops.serving.handler import INFERENCE_PATH, load_inference_module
+from mlops.local.serving.handler import INFERENCE_PATH, load_inference_module
 
 pytestmark = pytest.mark.container
 

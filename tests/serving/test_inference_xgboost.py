@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops.serving.handler import load_inference_module
+from mlops.local.serving.handler import load_inference_module
 from pipeline_code import evaluate, train_xgboost
 
 pytestmark = pytest.mark.container

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from mlops.cli.serve import register, run
 from mlops.errors import UserError
-from mlops.serve_cli import register, run
-from mlops.serving import CaptureConfig, EndpointServer
+from mlops.local.serving import CaptureConfig, EndpointServer
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops.serving import CaptureConfig, DataCapture, RoutingType, TrafficRouting
-from mlops.serving.loadgen import run_load
-from mlops.serving.metrics import VariantMetrics, percentile
+from mlops.local.serving import CaptureConfig, DataCapture, RoutingType, TrafficRouting
+from mlops.local.serving.loadgen import run_load
+from mlops.local.serving.metrics import VariantMetrics, percentile
 
 
 @pytest.mark.parametrize(

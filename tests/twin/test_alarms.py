@@ -16,12 +16,12 @@ import pytest
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from moto import mock_aws
 
-from mlops.twin.alarm_definitions import CompositeAlarm, MetricAlarm, UnsupportedAlarm, parse_alarm_rule
-from mlops.twin.alarm_evaluation import Datapoint, evaluate_datapoints
-from mlops.twin.alarms import TwinAlarms
 from mlops.twin.cloud import TwinCloud
-from mlops.twin.emf import capture_emf, emf_documents, put_emf
-from mlops.twin.metric_data import MotoMetricStore, Sample, statistic
+from mlops.twin.emulators.alarm_definitions import CompositeAlarm, MetricAlarm, UnsupportedAlarm, parse_alarm_rule
+from mlops.twin.emulators.alarm_evaluation import Datapoint, evaluate_datapoints
+from mlops.twin.emulators.alarms import TwinAlarms
+from mlops.twin.emulators.emf import capture_emf, emf_documents, put_emf
+from mlops.twin.emulators.metric_data import MotoMetricStore, Sample, statistic
 from mlops.twin.templates import Assembly
 from tests.conftest import Synthesized
 

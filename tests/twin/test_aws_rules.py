@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from mlops.local_registry import LocalRegistry
+from mlops.local.registry import LocalRegistry
 from mlops.twin.cloud import TwinCloud
 from mlops.twin.templates import Assembly
 from tests.conftest import Synthesized

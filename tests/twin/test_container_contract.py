@@ -20,12 +20,12 @@ import boto3
 import pytest
 
 from mlops.aws_rules.interception import enforcing
-from mlops.local_registry import LocalRegistry
-from mlops.serving.framework_container import start_container
-from mlops.serving.handler import ModelHandler
-from mlops.serving.sample_model import load_default_data, write_model_dir
-from mlops.twin.model_containers import ModelRequests, download, package_container, register_environment
-from mlops.twin.transform import LocalTransform
+from mlops.local.registry import LocalRegistry
+from mlops.local.serving.framework_container import start_container
+from mlops.local.serving.handler import ModelHandler
+from mlops.local.serving.sample_model import load_default_data, write_model_dir
+from mlops.twin.emulators.model_containers import ModelRequests, download, package_container, register_environment
+from mlops.twin.emulators.transform import LocalTransform
 from platform_config.platform import load_config
 from tests.conftest import Synthesized
 

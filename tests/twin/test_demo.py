@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from mlops import demo_cli
-from mlops.cli import _Parser
+from mlops.cli import demo as demo_cli
+from mlops.cli.main import _Parser
 from mlops.errors import UserError
-from mlops.twin.demo import new_run_dir
-from mlops.twin.traffic import SHIFTED_FEATURES, UNSHIFTED_FEATURES
+from mlops.twin.story.demo import new_run_dir
+from mlops.twin.story.traffic import SHIFTED_FEATURES, UNSHIFTED_FEATURES
 from platform_config.platform import load_config
 from tests.twin.test_report_browser import check_in_browser
 
@@ -119,7 +119,7 @@ def test_every_deployed_handler_is_exercised(demo: dict[str, Any]) -> None:
     for template in (run_dir / "cdk.out").glob("*.template.json"):
         resources = json.loads(template.read_text())["Resources"]
         # Python functions are the project's handlers; CDK's Node.js providers (the create-once AwsCustomResource)
-        # are played by the twin itself (mlops/twin/stack_updates.py).
+        # are played by the twin itself (mlops/twin/emulators/stack_updates.py).
         synthesized |= {
             k
             for k, v in resources.items()

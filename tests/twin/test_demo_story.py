@@ -9,11 +9,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops import demo_cli
-from mlops.sample_data import load_dataset
-from mlops.twin.demo_result import DEFAULT_LABEL_DELAY, DemoResult, DemoSettings, ModelInfo, ServedAccuracy, StepRecord
-from mlops.twin.demo_summary import metric_kind, story_reasons
-from mlops.twin.traffic import DriftStory, Population, ground_truth_lines, requests, scored_captures
+from mlops.cli import demo as demo_cli
+from mlops.local.sample_data import load_dataset
+from mlops.twin.story.demo_result import (
+    DEFAULT_LABEL_DELAY,
+    DemoResult,
+    DemoSettings,
+    ModelInfo,
+    ServedAccuracy,
+    StepRecord,
+)
+from mlops.twin.story.demo_summary import metric_kind, story_reasons
+from mlops.twin.story.traffic import DriftStory, Population, ground_truth_lines, requests, scored_captures
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Issue #15 items 2 and 3: the deploy function under AWS's timing (mlops/twin/deploy_timing.py).
+"""Issue #15 items 2 and 3: the deploy function under AWS's timing (mlops/twin/emulators/deploy_timing.py).
 
 The real handler runs behind Lambda's asynchronous retries (1 and 2 minutes apart, then the dead-letter queue);
 the serving stack takes 20 minutes per blue/green update, refuses updates meanwhile, and reports its end as a
@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.shared import clients
-from mlops.twin.deploy_timing import AsyncInvoker, ServingStackModel, Timeline
+from mlops.twin.emulators.deploy_timing import AsyncInvoker, ServingStackModel, Timeline
 from tests.lambdas.packages import READY
 
 GROUP = "mlops-models"

@@ -2,7 +2,7 @@
 
 The build stack is synthesized twice, the second time with one more tag (what `cdk.Tags.of(app).add` in a later
 release does); CloudFormation's update is applied by the twin's model of the resource handlers
-(mlops/twin/stack_updates.py) after the deploy function has written an approval.
+(mlops/twin/emulators/stack_updates.py) after the deploy function has written an approval.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.twin.stack_updates import is_sdk_call_resource, run_sdk_call, update_resources
+from mlops.twin.emulators.stack_updates import is_sdk_call_resource, run_sdk_call, update_resources
 from platform_config.platform import config_from_app_context
 from stacks.platform import add_platform
 from tests.conftest import cdk_context

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.twin.alarms import TwinAlarms
 from mlops.twin.cloud import TwinCloud
-from mlops.twin.events import (
+from mlops.twin.emulators.alarms import TwinAlarms
+from mlops.twin.emulators.events import (
     EventRouter,
     InvalidEventPattern,
     Rule,
@@ -27,7 +27,7 @@ from mlops.twin.events import (
     rate_seconds,
     transform_input,
 )
-from mlops.twin.lambdas import DeployedFunction, LambdaDispatcher
+from mlops.twin.emulators.lambdas import DeployedFunction, LambdaDispatcher
 from mlops.twin.templates import Assembly
 from platform_config.platform import load_config
 from tests.conftest import Synthesized

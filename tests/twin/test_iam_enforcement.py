@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from mlops.aws_rules.iam_actions import Requirement
 from mlops.aws_rules.principals import acting_as
 from mlops.twin.cloud import TwinCloud
-from mlops.twin.pipeline_runner import TwinPipelineRunner
+from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
 from platform_config.platform import load_config
 from stacks.serving.names import DEPLOY_RESOURCE_TYPES
@@ -163,7 +163,7 @@ def test_a_denied_outcome_notice_releases_the_lock_and_fails_visibly(
     cloud_without_key_grant: TwinCloud, tmp_path: Path
 ) -> None:
     """The model is promoted, the notice cannot be published: the lock is released, the run ends FAILED."""
-    from mlops.sample_data import load_dataset
+    from mlops.local.sample_data import load_dataset
     from tests.twin.test_retraining_loop import champion, run_loop, upload_raw
 
     cloud = cloud_without_key_grant

@@ -265,7 +265,7 @@ def test_a_service_prefix_the_database_lacks_maps_to_no_action() -> None:
 
 
 def test_a_policy_naming_what_the_twin_did_not_create_is_kept_unresolved(tmp_path: Any) -> None:
-    from mlops.twin.iam_roles import role_policies
+    from mlops.twin.emulators.iam_roles import role_policies
     from mlops.twin.templates import Assembly, Resolver
 
     template = {

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.twin.demo_result import DemoResult, DemoSettings, ModelInfo, StepRecord
-from mlops.twin.report import ACCURACY_PLOT, write_report
+from mlops.twin.story.demo_result import DemoResult, DemoSettings, ModelInfo, StepRecord
+from mlops.twin.story.report import ACCURACY_PLOT, write_report
 from platform_config.platform import load_config
 
 BROWSER = os.environ.get("BROWSER", "chromium")

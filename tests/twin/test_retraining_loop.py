@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops.sample_data import load_dataset
+from mlops.local.sample_data import load_dataset
 from mlops.twin.cloud import TwinCloud
-from mlops.twin.pipeline_runner import TwinPipelineRunner
+from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
 from pipeline_code import preprocess, train
 from platform_config.platform import load_config

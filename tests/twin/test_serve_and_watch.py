@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops.sample_data import load_dataset
-from mlops.serving import BlueGreenPolicy, CaptureConfig, TrafficRouting
-from mlops.serving.loadgen import run_load
-from mlops.serving.policy import RoutingType
+from mlops.local.sample_data import load_dataset
+from mlops.local.serving import BlueGreenPolicy, CaptureConfig, TrafficRouting
+from mlops.local.serving.loadgen import run_load
+from mlops.local.serving.policy import RoutingType
 from mlops.twin.cloud import TwinCloud
-from mlops.twin.endpoint_sync import EndpointSync
-from mlops.twin.pipeline_runner import TwinPipelineRunner
+from mlops.twin.emulators.endpoint_sync import EndpointSync
+from mlops.twin.emulators.pipeline_runner import TwinPipelineRunner
 from mlops.twin.templates import Assembly
 from platform_config.platform import load_config
 from tests.twin.test_retraining_loop import upload_raw
