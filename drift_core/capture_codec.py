@@ -76,7 +76,9 @@ def decode_line(line: str, features: Sequence[str], tensor: TensorDecoder | None
 
 def decode_record(record: object, features: Sequence[str], tensor: TensorDecoder | None = None) -> CaptureRecord:
     """One parsed capture record; raises Malformed with the reason."""
-    capture = record.get("captureData") if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        raise Malformed("no captureData")
+    capture = record.get("captureData")
     if not isinstance(capture, dict):
         raise Malformed("no captureData")
     channel = capture.get("endpointInput")
@@ -94,7 +96,7 @@ def decode_record(record: object, features: Sequence[str], tensor: TensorDecoder
         labels = [None] * len(rows)  # input-only capture: features still count, no predicted labels
     if len(labels) != len(rows):
         raise Malformed(f"{len(labels)} predictions for {len(rows)} rows")
-    metadata = record.get("eventMetadata")  # type: ignore[union-attr]
+    metadata = record.get("eventMetadata")
     event_id = metadata.get("eventId") if isinstance(metadata, dict) else None
     if len(probabilities) != len(rows):
         probabilities = [None] * len(rows)
@@ -160,6 +162,18 @@ def _json_rows(data: str, features: Sequence[str]) -> Rows:
 def response_labels(channel: Any) -> Labels | None:
     """Predicted labels of the response: None when no response was captured, [] when it is unreadable (so the
     record does not pair up and is malformed)."""
+    predictions = _response_predictions(channel)
+    return None if predictions is None else [label for label, _ in predictions]
+
+
+def response_probabilities(channel: Any) -> list[float | None]:
+    """The model's probability of each predicted label: the JSON `probability`, or the second CSV field ([] when
+    the response has none or is unreadable; a value outside [0, 1] is None)."""
+    return [probability for _, probability in _response_predictions(channel) or []]
+
+
+def _response_predictions(channel: Any) -> list[tuple[str | None, float | None]] | None:
+    """(label, probability) per prediction; None when no response was captured, [] when it is unreadable."""
     if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
         return None
     encoding = str(channel.get("encoding", "")).upper()
@@ -171,29 +185,16 @@ def response_labels(channel: Any) -> Labels | None:
             return []
         if not isinstance(predictions, list):
             return []
-        return [str(p["label"]) if isinstance(p, dict) and "label" in p else None for p in predictions]
+        return [
+            (str(p["label"]) if "label" in p else None, _probability(p.get("probability")))
+            if isinstance(p, dict)
+            else (None, None)
+            for p in predictions
+        ]
     if encoding == "CSV":
-        return [row[0] for row in csv.reader(io.StringIO(data)) if row]
-    return []
-
-
-def response_probabilities(channel: Any) -> list[float | None]:
-    """The model's probability of each predicted label: the JSON `probability`, or the second CSV field ([] when
-    the response has none or is unreadable; a value outside [0, 1] is None)."""
-    if not isinstance(channel, dict) or not isinstance(channel.get("data"), str):
-        return []
-    encoding = str(channel.get("encoding", "")).upper()
-    data = channel["data"]
-    if encoding == "JSON":
-        try:
-            predictions = json.loads(data).get("predictions")
-        except (json.JSONDecodeError, AttributeError):
-            return []
-        if not isinstance(predictions, list):
-            return []
-        return [_probability(p.get("probability")) if isinstance(p, dict) else None for p in predictions]
-    if encoding == "CSV":
-        return [_probability(row[1]) if len(row) > 1 else None for row in csv.reader(io.StringIO(data)) if row]
+        return [
+            (row[0], _probability(row[1]) if len(row) > 1 else None) for row in csv.reader(io.StringIO(data)) if row
+        ]
     return []
 
 
