@@ -25,3 +25,11 @@ MODEL_PACKAGE_ARN = "ModelPackageArn"
 MODEL_PACKAGE_GROUP_NAME = "ModelPackageGroupName"
 MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
 APPROVED = "Approved"
+
+# Detail keys and statuses of a CloudFormation stack status change
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/eventbridge-integration.html).
+STACK_ID = "stack-id"
+STATUS_DETAILS = "status-details"
+STATUS = "status"
+UPDATE_COMPLETE = "UPDATE_COMPLETE"
+UPDATE_ROLLBACK_COMPLETE = "UPDATE_ROLLBACK_COMPLETE"

@@ -22,8 +22,8 @@ from contracts.package_metadata import TRITON_MODEL_DATA_URI as TRITON_METADATA_
 from lambdas.shared.readiness_gate import refusal
 
 APPROVED = ev.APPROVED  # the registry's ModelApprovalStatus, as the ModelApproved rule matches it
-ROLLED_BACK = "UPDATE_ROLLBACK_COMPLETE"
-UPDATED = "UPDATE_COMPLETE"
+ROLLED_BACK = ev.UPDATE_ROLLBACK_COMPLETE
+UPDATED = ev.UPDATE_COMPLETE
 SETTLED = frozenset({UPDATED, ROLLED_BACK})  # the stack statuses after which the function looks again
 
 
@@ -62,8 +62,8 @@ def package_arn_from_event(event: dict[str, Any]) -> str:
 
 
 def stack_status_from_event(event: dict[str, Any]) -> str:
-    detail = event.get("detail")
-    status = detail.get("status-details", {}).get("status") if isinstance(detail, dict) else None
+    detail = event.get(ev.DETAIL)
+    status = detail.get(ev.STATUS_DETAILS, {}).get(ev.STATUS) if isinstance(detail, dict) else None
     if not isinstance(status, str):
         raise MalformedEvent("event.detail.status-details.status: missing")
     return status

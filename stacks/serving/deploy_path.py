@@ -173,8 +173,8 @@ def _add_triggers(stack: cdk.Stack, group: str, handler: PythonHandler, dead_let
             # Every finished update: a rollback resets the desired state, a success is checked against the
             # live endpoint, and either one releases an approval parked during the update.
             detail={
-                "stack-id": [stack.stack_id],
-                "status-details": {"status": ["UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]},
+                ev.STACK_ID: [stack.stack_id],
+                ev.STATUS_DETAILS: {ev.STATUS: [ev.UPDATE_COMPLETE, ev.UPDATE_ROLLBACK_COMPLETE]},
             },
         ),
         targets=[target],

@@ -29,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts import events as ev
 from contracts.sentinels import NONE
 
 RETRY_DELAYS_S = (60.0, 120.0)  # Lambda async: first retry after 1 min, second after 2 more
@@ -144,15 +145,15 @@ class ServingStackModel:
 
     def _finish(self, desired: str) -> None:
         if self.outcome == "rollback":
-            self.status = "UPDATE_ROLLBACK_COMPLETE"  # the stack and the endpoint keep the old package
+            self.status = ev.UPDATE_ROLLBACK_COMPLETE  # the stack and the endpoint keep the old package
         else:
             new_config = self._create_config(desired)
             self.resolved, self.config_physical_id = desired, new_config
             if self.outcome == "succeed":
                 self._switch_endpoint(new_config)
-            self.status = "UPDATE_COMPLETE"
+            self.status = ev.UPDATE_COMPLETE
         if self.on_status is not None:
-            detail = {"stack-id": self.stack_id, "status-details": {"status": self.status}}
+            detail = {ev.STACK_ID: self.stack_id, ev.STATUS_DETAILS: {ev.STATUS: self.status}}
             self.on_status(
                 {"source": "aws.cloudformation", "detail-type": "CloudFormation Stack Status Change", "detail": detail}
             )

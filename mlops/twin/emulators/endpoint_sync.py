@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts import events as ev
 from contracts.sentinels import NONE as NO_MODEL
 from mlops.local.serving import BlueGreenPolicy, CaptureConfig, EndpointServer
 from mlops.local.serving.deployment import DeploymentStatus
@@ -79,7 +80,7 @@ class EndpointSync:
         return {
             "source": "aws.cloudformation",
             "detail-type": "CloudFormation Stack Status Change",
-            "detail": {"status-details": {"status": "UPDATE_ROLLBACK_COMPLETE"}},
+            "detail": {ev.STATUS_DETAILS: {ev.STATUS: ev.UPDATE_ROLLBACK_COMPLETE}},
         }
 
     def stop(self) -> None:
