@@ -16,7 +16,7 @@ commas) fails the registration. The encoding:
 - nothing (None, "", [], {}) is `none` (the registry refuses an empty value); the text "none" itself is `=6Eone`;
 - more than 256 characters: `...` and the tail, cut between escapes (the full value is in lineage.json).
 
-Ships in the step library and, as a copy, in every Lambda asset (Python 3.8+, standard library only).
+Part of contracts/, which ships in the step library and in every Lambda asset (standard library only).
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ EXECUTION = "execution"
 PROCEED = "proceed"
 REASON = "reason"
 
+# retrain_start_pipeline passes the champion's model data to the build pipeline as this pipeline parameter
+# (pipeline_definition/steps.py declares it; the evaluate step scores champion and challenger on one holdout set).
+CHAMPION_MODEL_PARAMETER = "ChampionModelDataUri"
+
 # retrain_start_pipeline: {"execution"} -> {"pipeline_execution_arn"};
 # retrain_check_pipeline: {"pipeline_execution_arn"} -> {"status", "pipeline_execution_arn", "model_package_arn",
 # "failure_reason"}, status being SageMaker's PipelineExecutionStatus.

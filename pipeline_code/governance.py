@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from contracts.metadata_codec import NONE, encode_value
+from contracts.metadata_codec import encode_value
 from contracts.package_metadata import LINEAGE_COMPLETE, MODEL_CARD_URI, PACKAGE_METADATA_KEYS
+from contracts.sentinels import NONE
 from pipeline_code import readiness_policy
 from pipeline_code.common import DataError, read_json_object, run_main, safe_extract
 from pipeline_code.inference_contract import run_contract_test
@@ -48,7 +49,6 @@ from pipeline_code.tables import read_table_dir
 PROCESSING = Path("/opt/ml/processing")
 METADATA_FILE = "metadata.json"
 # The CustomerMetadataProperties the Register step sets, each read from metadata.json by a JsonGet.
-METADATA_KEYS = PACKAGE_METADATA_KEYS
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -152,10 +152,10 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
 def package_metadata(
     lineage: Mapping[str, Any], verdict: Mapping[str, Any], extra: Mapping[str, str]
 ) -> dict[str, str]:
-    """Every METADATA_KEYS entry as an encoded, non-empty string (the registry rejects empty values): what the
+    """Every PACKAGE_METADATA_KEYS entry as an encoded, non-empty string (the registry rejects empty values): what the
     Register step registers, and what the local pipeline registers too."""
     values = {**registry_metadata(lineage, verdict), **{key: encode_value(value) for key, value in extra.items()}}
-    return {key: values.get(key, NONE) for key in METADATA_KEYS}
+    return {key: values.get(key, NONE) for key in PACKAGE_METADATA_KEYS}
 
 
 def rows_read(report_dir: Path) -> int | None:

@@ -1,8 +1,9 @@
 """The SageMaker Pipeline definition, built at synth time with the SageMaker Python SDK (v2 line).
 
 Build side only: the CDK app (stacks/build_stack.py) and the local CLI import it; nothing here ships to the step
-containers (stacks/constructs/step_code.py packs pipeline_code/ and drift_core/ only). What both sides need, such
-as the package metadata keys and the serving environment, lives in pipeline_code/ and is imported from there.
+containers (stacks/constructs/step_code.py packs pipeline_code/, drift_core/ and contracts/ only). What both sides
+need is imported from there: the package metadata keys and sentinel from contracts/, the serving environment and
+Triton repository layout from pipeline_code/.
 
 - `spec.py`: `PipelineSpec`, everything the definition depends on as plain strings and numbers;
 - `images.py`: the framework image URIs, from the SDK's own region table;

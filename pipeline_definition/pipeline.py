@@ -20,7 +20,6 @@ CONTRACTS = PACKAGE_DIR.parent / "contracts"
 BUILDER_SOURCES = (
     *sorted(PACKAGE_DIR.glob("*.py")),
     *sorted(CONTRACTS.glob("*.py")),
-    PIPELINE_CODE / "lineage_fields.py",
     PIPELINE_CODE / "serving_code.py",
     PIPELINE_CODE / "triton_repository.py",
 )

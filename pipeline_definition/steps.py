@@ -34,6 +34,7 @@ from sagemaker.xgboost.estimator import XGBoost
 
 from contracts.package_metadata import PACKAGE_METADATA_KEYS, PIPELINE_EXECUTION_ARN, TRITON_MODEL_DATA_URI
 from contracts.sentinels import NONE
+from contracts.state_machine import CHAMPION_MODEL_PARAMETER
 from pipeline_code.serving_code import serving_environment
 from pipeline_code.triton_repository import instance_kind_for
 from pipeline_definition.images import model_image_uri
@@ -61,7 +62,7 @@ class Parameters:
             input_data=ParameterString(name="InputDataUri", default_value=spec.raw_data_uri),
             min_accuracy=ParameterFloat(name="MinAccuracy", default_value=spec.min_accuracy),
             approval=ParameterString(name="ModelApprovalStatus", default_value=spec.approval_status),
-            champion=ParameterString(name="ChampionModelDataUri", default_value=NONE),
+            champion=ParameterString(name=CHAMPION_MODEL_PARAMETER, default_value=NONE),
         )
 
     def all(self) -> list[Any]:

@@ -194,7 +194,6 @@ def _walk(root: IConstruct) -> Iterable[IConstruct]:
 
 
 @jsii.implements(cdk.IPolicyValidationPlugin)
-@jsii.implements(cdk.IPolicyValidationPlugin)
 class ReviewedWildcards:
     """Acknowledges reviewed IAM5 findings; register it before AwsSolutionsChecks."""
 

@@ -19,12 +19,11 @@ from constructs import Construct
 
 from platform_config.platform import PlatformConfig
 from stacks.platform import Platform, add_platform
-from stacks.serving.names import TRITON_PREFIX, triton_live_model_parameter_name
+from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX, triton_live_model_parameter_name
 
 PIPELINE_NAME_OUTPUT = "PipelineName"  # CfnOutputs the smoke test reads, by construct id
 ENDPOINT_NAME_OUTPUT = "EndpointName"
 DEPLOYED_MODEL_OUTPUT = "DeployedModelPackageArn"
-TRITON_LIVE_MODEL_OUTPUT = "TritonLiveModelParameter"  # serving_mode "triton" only
 TRITON_MODEL_URL_OUTPUT = "TritonModelUrl"
 
 

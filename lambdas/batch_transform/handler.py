@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from contracts import environment as env_names
+from contracts import events as ev
 from contracts.sentinels import NONE as NO_MODEL
 from lambdas.shared.clients import client
 from lambdas.shared.handler_input import require_object_event
@@ -31,7 +32,7 @@ def input_prefix(event: dict[str, Any]) -> str:
     if "input_prefix" in event:
         prefix = str(event["input_prefix"])
     else:
-        detail = event.get("detail")
+        detail = event.get(ev.DETAIL)
         found = detail.get("object") if isinstance(detail, dict) else None
         key = str(found.get("key", "")) if isinstance(found, dict) else ""
         parts = key.split("/")
@@ -52,7 +53,7 @@ def start(
         raise NothingToScore("no approved model package yet")
     bucket = environ[env_names.BATCH_BUCKET]
     digest = hashlib.sha256(f"{prefix}|{package}".encode()).hexdigest()[:16]
-    name = f"{environ['NAME_PREFIX']}-batch-{digest}"
+    name = f"{environ[env_names.NAME_PREFIX]}-batch-{digest}"
     try:
         sagemaker.create_model(
             ModelName=name,

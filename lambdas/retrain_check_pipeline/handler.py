@@ -30,8 +30,8 @@ def check(event: dict[str, Any], client: Any, group: str) -> dict[str, Any]:
         raise ValueError(f"input.pipeline_execution_arn: missing ({event!r})")
     described = client.describe_pipeline_execution(PipelineExecutionArn=arn)
     status, reason = described["PipelineExecutionStatus"], described.get("FailureReason")
-    package = registered_package(client, group, arn) if status == "Succeeded" else None
-    if status == "Succeeded" and package is None:
+    package = registered_package(client, group, arn) if status == sm.SUCCEEDED else None
+    if status == sm.SUCCEEDED and package is None:
         # The pipeline can only succeed through its Register step; anything else is a broken pipeline.
         status, reason = "Failed", "pipeline succeeded without registering a model package"
     return {sm.STATUS: status, sm.PIPELINE_EXECUTION_ARN: arn, sm.MODEL_PACKAGE_ARN: package,

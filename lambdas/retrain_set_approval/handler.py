@@ -41,7 +41,7 @@ def set_approval(event: dict[str, Any], client: Any, s3: Any = None) -> dict[str
     client.update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=f"retraining loop: {reason}"[:1024]
     )
-    result = {"model_package_arn": arn, "status": status}
+    result = {sm.MODEL_PACKAGE_ARN: arn, sm.STATUS: status}
     if card_arn:
         result["model_card_arn"] = card_arn
     return result

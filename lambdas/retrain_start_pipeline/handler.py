@@ -38,7 +38,7 @@ def start(event: dict[str, Any], client: Any, pipeline: str, ssm: Any = None, pa
     response = client.start_pipeline_execution(
         PipelineName=pipeline,
         # The evaluate step scores the serving model on the new holdout set too: a like-for-like comparison.
-        PipelineParameters=[{"Name": "ChampionModelDataUri", "Value": champion}],
+        PipelineParameters=[{"Name": sm.CHAMPION_MODEL_PARAMETER, "Value": champion}],
         PipelineExecutionDisplayName=f"retrain-{execution}"[:82],
         PipelineExecutionDescription="Started by the retraining loop after a model-degraded alarm",
         # A retried task must not start a second pipeline run: the token (32-128 characters) makes the call

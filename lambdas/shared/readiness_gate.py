@@ -4,7 +4,7 @@ The build pipeline records lineage and the readiness verdict in the package's Cu
 (`lineage_complete`, `lineage_missing`, `readiness_verdict`, `readiness_failed`; written by the Governance step,
 pipeline_code/governance.py). A package without them, with incomplete lineage or with a failed readiness check is
 refused: approving it would send an untraceable or unproven model to the endpoint. The values are in
-metadata_codec's encoding (the step library's module, copied into each handler's asset): read with its decoders.
+contracts/metadata_codec.py's encoding (shipped in each handler's asset with contracts/): read with its decoders.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ from contracts import ssm as ssm_names
 from platform_config.platform import PlatformConfig
 
 VARIANT = "AllTraffic"
+# The serving stack output naming the Triton live-model parameter (serving_mode "triton" only; the delivery
+# pipeline's smoke test reads it).
+TRITON_LIVE_MODEL_OUTPUT = "TritonLiveModelParameter"
 CAPTURE_PREFIX = "capture"
 ASYNC_PREFIX = "async"
 MULTI_MODEL_PREFIX = "multi-model"

@@ -56,7 +56,7 @@ def test_versioned_s3_data_gives_complete_lineage_and_a_ready_package(
     _versioned(s3)
     version = s3.put_object(Bucket=BUCKET, Key="raw/credit.csv", Body=demo_csv.read_bytes())["VersionId"]
     metadata = _run_step(real_run.folder, tmp_path, f"s3://{BUCKET}/raw/credit.csv", s3)
-    assert set(metadata) == set(governance.METADATA_KEYS)
+    assert set(metadata) == set(governance.PACKAGE_METADATA_KEYS)
     assert all(isinstance(v, str) and 0 < len(v) <= 256 for v in metadata.values())
     assert metadata["lineage_complete"] == "true", metadata["lineage_missing"]
     assert metadata["readiness_verdict"] == "ready", metadata["readiness_failed"]

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from contracts.package_metadata import PIPELINE_EXECUTION_ARN
 from contracts.sentinels import NONE
+from contracts.state_machine import CHAMPION_MODEL_PARAMETER
 from mlops.aws_rules.principals import acting_as, tag_client, untracked
 from mlops.local.pipeline import run_local_pipeline
 from mlops.local.registry import LocalRegistry
@@ -66,7 +67,7 @@ class TwinPipelineRunner:
                 min_accuracy=float(parameters["MinAccuracy"]), registry=registry,
                 # As in AWS, the training run is tracked (the governance gate needs its MLflow run id).
                 tracking_uri=f"sqlite:///{self.work_dir / 'mlflow.db'}",
-                champion_model=self._champion(str(parameters.get("ChampionModelDataUri", NONE)), run_dir),
+                champion_model=self._champion(str(parameters.get(CHAMPION_MODEL_PARAMETER, NONE)), run_dir),
                 metadata={PIPELINE_EXECUTION_ARN: execution_arn},
                 container_environment=register_environment(definition),
             )  # fmt: skip

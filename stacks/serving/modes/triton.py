@@ -14,10 +14,8 @@ from contracts.sentinels import NONE
 from stacks.constructs.triton_endpoint import TritonEndpoint, TritonEndpointProps, triton_image_uri
 from stacks.serving.capture import data_capture
 from stacks.serving.modes.base import ModeProps, ServingMode
-from stacks.serving.names import TRITON_PREFIX, VARIANT, triton_live_model_parameter_name
+from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX, VARIANT, triton_live_model_parameter_name
 from stacks.serving.scaling import add_autoscaling
-
-TRITON_LIVE_MODEL_OUTPUT = "TritonLiveModelParameter"
 
 
 class TritonMode(ServingMode):
