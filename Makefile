@@ -45,12 +45,14 @@ node_modules/.installed: package.json package-lock.json
 container-setup: $(foreach env,$(CONTAINER_ENVS),.venv-$(env)/.installed)
 
 # Headless Chromium from Debian's packages, for the test that renders the demo's report in a real browser
-# (tests/twin/test_report_browser.py). Installed only when missing (apt-get needs root, as in the CI image).
-BROWSER ?= chromium
-# apt needs root: sudo when not already root (CI and this machine run as root).
+# (tests/twin/test_report_browser.py). Installed only when missing; apt needs root (sudo when not root). Outside CI
+# a machine that cannot install it (no apt, no sudo) goes on and that one test is skipped; with CI=true (.ci/run)
+# the install must succeed and the test must run.
+CHROMIUM ?= chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser-setup:
-	@command -v $(BROWSER) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v $(CHROMIUM) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; } \
+		|| { [ "$$CI" != true ] && echo "browser-setup: chromium not installed; the report's browser test is skipped" >&2; }
 
 # Only the image's libraries and the test runner: not the project, not its dependencies (the tests import
 # pipeline_code/ and drift_core/ from the checkout, as the images do from the step library on PYTHONPATH).

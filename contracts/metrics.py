@@ -35,5 +35,9 @@ ESTIMATED_ACCURACY_STDERR = "EstimatedAccuracyStdErr"
 MULTIVARIATE_ERROR = "MultivariateReconstructionError"  # PCA reconstruction error of the window's rows
 MULTIVARIATE_RATIO = "MultivariateDriftRatio"  # ... against the training rows' (1.0 = no change)
 
+# SageMaker Model Monitor's model-quality metric for a binary classifier (namespace aws/sagemaker/Endpoints/
+# model-metrics; https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html).
+MODEL_MONITOR_ACCURACY = "accuracy"
+
 # The deploy function: 1 when the endpoint serves another EndpointConfig than the serving stack's.
 LIVE_CONFIG_MISMATCH = "LiveConfigMismatch"

@@ -1,4 +1,5 @@
-"""MonitoringStack: watches the endpoint for drift and lost accuracy, and raises one "model degraded" alarm.
+"""MonitoringStack: watches the endpoint for drift and lost accuracy; a "model degraded" alarm starts retraining,
+a "data drift" alarm warns.
 
 - The drift function (lambdas/drift_monitor, with the drift core layer) runs on a schedule and on every new
   capture file (S3 -> EventBridge), compares captured traffic with the baseline of the package approved now, and

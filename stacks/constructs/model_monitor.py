@@ -22,6 +22,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from contracts import metrics
 from platform_config.platform import PlatformConfig
 from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
 from stacks.constructs.sdk_cache import cached
@@ -209,7 +210,7 @@ class ModelMonitorSchedules(Construct):
     def accuracy_metric(self, period: cdk.Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=MODEL_METRICS,
-            metric_name="accuracy",
+            metric_name=metrics.MODEL_MONITOR_ACCURACY,
             dimensions_map={"Endpoint": self.endpoint_name, "MonitoringSchedule": self.model_quality_schedule_name},
             statistic="Minimum",
             period=period,

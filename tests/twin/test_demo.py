@@ -102,7 +102,11 @@ def test_lost_accuracy_starts_retraining_and_the_new_model_clearly_wins_on_drift
     assert min(champion["requests"], new_model["requests"]) >= 100
     kinds = {a["name"]: a["kind"] for a in result["alarms"]}
     assert kinds[next(n for n in result["retraining_trigger"] if "Accuracy" in n)] == "realised"
-    assert "estimated_accuracy_alarm_step" in result  # null until an estimated-accuracy alarm is synthesized
+    # The estimated-accuracy alarm is an early warning: it never starts retraining, and fires (if at all) after the
+    # drift begins (this story's drift is concept drift, which CBPE cannot see: docs/performance-estimation.md).
+    assert all(kinds.get(name) != "estimated" for name in result["retraining_trigger"])
+    estimated_step = result["estimated_accuracy_alarm_step"]
+    assert estimated_step is None or estimated_step >= result["drift_started_step"]
 
 
 @pytest.mark.slow

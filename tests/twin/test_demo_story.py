@@ -104,7 +104,7 @@ def test_story_reasons_name_a_retraining_started_before_any_accuracy_alarm(tmp_p
 @pytest.mark.parametrize(
     ("metric", "kind"),
     [("Accuracy", "realised"), ("accuracy", "realised"), ("EstimatedAccuracy", "estimated"),
-     ("estimated_accuracy", "estimated"), ("PSI", None), ("GroundTruthMatched", None)],
+     ("EstimatedAccuracyStdErr", None), ("PSI", None), ("GroundTruthMatched", None)],
 )  # fmt: skip
 def test_accuracy_alarms_are_told_apart_by_their_metric_name(metric: str, kind: str | None) -> None:
     assert metric_kind(metric) == kind

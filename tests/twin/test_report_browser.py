@@ -24,7 +24,7 @@ from mlops.twin.story.demo_result import DemoResult, DemoSettings, ModelInfo, St
 from mlops.twin.story.report import ACCURACY_PLOT, write_report
 from platform_config.platform import load_config
 
-BROWSER = os.environ.get("BROWSER", "chromium")
+BROWSER = os.environ.get("CHROMIUM", "chromium")  # not $BROWSER: editors set it to other programs
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--hide-scrollbars", "--force-device-scale-factor=1",
          "--window-size=1280,1400"]  # fmt: skip

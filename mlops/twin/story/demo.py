@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from contracts import metrics
 from mlops.aws_rules.interception import enforcing
 from mlops.local.sample_data import load_dataset
 from mlops.local.serving import BlueGreenPolicy, CaptureConfig, RoutingType, TrafficRouting
@@ -565,7 +566,7 @@ def _model_metric(documents: list[dict[str, Any]], kind: str) -> float | None:
     """The model-level accuracy metric of `kind` ("realised" or "estimated", as the alarms tell them apart) in the
     drift function's EMF records, None if it published none."""
     for document in documents:
-        if "Feature" in document:
+        if metrics.FEATURE in document:
             continue
         for directive in document["_aws"]["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:

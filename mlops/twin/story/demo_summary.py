@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from contracts import metrics
 from mlops.twin.emulators.alarm_definitions import CompositeAlarm, MetricAlarm
 from mlops.twin.emulators.alarms import TwinAlarms
 from mlops.twin.story.demo_result import DemoResult, StepRecord
@@ -16,8 +17,9 @@ from mlops.twin.story.demo_text import short_arn
 
 # Alarms are told apart by the metric they watch, as synthesized (not by logical id): realised accuracy is measured
 # against ground truth (the drift function's Accuracy, Model Monitor's accuracy); estimated accuracy is computed
-# from the model's own probabilities without labels (any metric named like EstimatedAccuracy).
-REALISED_ACCURACY_METRICS = frozenset({"accuracy"})
+# from the model's own probabilities without labels (the drift function's EstimatedAccuracy; not its StdErr).
+REALISED_ACCURACY_METRICS = frozenset({metrics.ACCURACY, metrics.MODEL_MONITOR_ACCURACY})
+ESTIMATED_ACCURACY_METRICS = frozenset({metrics.ESTIMATED_ACCURACY})
 
 
 def accuracy_kind(alarm: MetricAlarm | CompositeAlarm) -> str | None:
@@ -27,10 +29,9 @@ def accuracy_kind(alarm: MetricAlarm | CompositeAlarm) -> str | None:
 
 def metric_kind(metric_name: str) -> str | None:
     """ "realised" or "estimated" for an accuracy metric, else None."""
-    name = metric_name.lower()
-    if name in REALISED_ACCURACY_METRICS:
+    if metric_name in REALISED_ACCURACY_METRICS:
         return "realised"
-    return "estimated" if "estimated" in name and "accuracy" in name else None
+    return "estimated" if metric_name in ESTIMATED_ACCURACY_METRICS else None
 
 
 def alarms_in_alarm(alarms: TwinAlarms, name_or_arn: str) -> list[str]:
