@@ -74,7 +74,7 @@ def main() -> int:
     mlops = [sys.executable, "-c", "import sys; from mlops.cli.main import main; sys.exit(main(sys.argv[1:]))"]
     floor, _ = run([sys.executable, "-c", "import aws_cdk"], env)
     mode = ["--fast"] if args.fast else []
-    print(f"`mlops demo {' '.join(mode)}--json` per seed (A_min {A_MIN}); floor (import aws_cdk) {floor:.1f} s")
+    print(f"`mlops demo {' '.join([*mode, '--json'])}` per seed (A_min {A_MIN}); floor (import aws_cdk) {floor:.1f} s")
     print(f"{'seed':>4} {'drift':>5} {'acc':>5} {'est':>5} {'retr':>5}  {'retraining trigger':<40} "
           f"{'champion served accuracy':<32} {'new model served accuracy':<32} {'apart':<5} {'failed':>6} "
           f"{'quiet':<6} {'wall s':>6}")  # fmt: skip

@@ -18,6 +18,7 @@ EXIT_INCOMPLETE = 1
 DEFAULT_OUT = Path(".mlops/demo")
 MIN_STEPS, MAX_STEPS = 4, 200
 DEFAULT_LABEL_DELAY = 2  # as mlops.twin.story.demo_result.DEFAULT_LABEL_DELAY (not imported: the twin loads lazily)
+MAX_BALANCE_INCREASE = 5000.0  # the data's balances reach ~2,650: more than this is no longer the same market
 MAX_LABEL_DELAY = 12  # the drift function joins ground truth with predictions of its 24 h lookback (1 h steps)
 
 
@@ -26,6 +27,12 @@ def register(groups: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=int, default=7, help="seed of the traffic and the drift story (default 7)")
     demo.add_argument("--steps", type=int, default=None, help="time steps of one drift-check period (12; --fast 8)")
     demo.add_argument("--drift-share", type=float, default=0.4, help="income rises by this share (0.4: x1.4)")
+    demo.add_argument(
+        "--balance-increase",
+        type=float,
+        default=1000.0,
+        help="every balance rises by this much at unchanged risk (default 1000; 0: no covariate shift)",
+    )
     demo.add_argument(
         "--label-delay",
         type=int,
@@ -45,6 +52,10 @@ def _validate(args: argparse.Namespace) -> None:
         raise UserError(f"--steps: must be between {MIN_STEPS} and {MAX_STEPS} (got {args.steps})")
     if not (math.isfinite(args.drift_share) and 0.05 <= args.drift_share <= 5.0):
         raise UserError(f"--drift-share: must be between 0.05 and 5 (got {args.drift_share})")
+    if not (math.isfinite(args.balance_increase) and 0.0 <= args.balance_increase <= MAX_BALANCE_INCREASE):
+        raise UserError(
+            f"--balance-increase: must be between 0 and {MAX_BALANCE_INCREASE:g} (got {args.balance_increase:g})"
+        )
     if not 0 <= args.label_delay <= MAX_LABEL_DELAY:
         raise UserError(f"--label-delay: must be between 0 and {MAX_LABEL_DELAY} (got {args.label_delay})")
     output_dir(args.out, "--out")
@@ -60,6 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         steps=args.steps,
         drift_share=args.drift_share,
+        balance_increase=args.balance_increase,
         fast=args.fast,
         label_delay=args.label_delay,
     )

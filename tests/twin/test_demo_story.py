@@ -28,7 +28,7 @@ def data() -> pd.DataFrame:
     return load_dataset("ISLR", "Default")
 
 
-def test_the_concept_drift_changes_students_labels_only_and_only_income_moves(data: pd.DataFrame) -> None:
+def test_the_concept_drift_changes_students_labels_only_and_income_and_balance_move(data: pd.DataFrame) -> None:
     population = Population(data, DriftStory(), seed=7)
     drifted = population.drifted_labels
     students = (data["student"] == "Yes").to_numpy()
@@ -41,9 +41,20 @@ def test_the_concept_drift_changes_students_labels_only_and_only_income_moves(da
     frame = population.sample(4000, drifted=True)
     base = population.sample(4000, drifted=False)
     assert frame["income"].mean() / base["income"].mean() == pytest.approx(1.4, rel=0.05)
-    assert frame["balance"].mean() == pytest.approx(base["balance"].mean(), rel=0.05)
+    assert frame["balance"].mean() - base["balance"].mean() == pytest.approx(1000.0, abs=60.0)
     assert frame["student"].eq("Yes").mean() == pytest.approx(base["student"].eq("Yes").mean(), abs=0.03)
     assert 0.15 < frame["default"].eq("Yes").mean() < 0.3 and base["default"].eq("Yes").mean() < 0.05
+
+
+def test_the_balance_increase_moves_the_served_balances_and_no_label(data: pd.DataFrame) -> None:
+    """The covariate shift changes what the model sees, not who defaults: each drifted row is its real row with the
+    balance `balance_increase` higher and the same label as without the increase."""
+    stories = [DriftStory(balance_increase=b) for b in (0.0, 1000.0)]
+    without, with_increase = (Population(data, story, seed=7) for story in stories)
+    assert (without.drifted_labels == with_increase.drifted_labels).all()
+    plain, moved = without.sample(500, drifted=True), with_increase.sample(500, drifted=True)  # same seed: same rows
+    assert (moved["balance"] - plain["balance"]).to_numpy() == pytest.approx(1000.0)
+    assert (moved["default"] == plain["default"]).all() and (moved["income"] == plain["income"]).all()
 
 
 def test_the_labels_are_a_seeded_rule_of_the_real_rows(data: pd.DataFrame) -> None:

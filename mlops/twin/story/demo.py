@@ -93,7 +93,8 @@ def run_demo(settings: DemoSettings, progress: Progress = lambda _: None) -> Dem
     except Exception as exc:  # e.g. a cdk-nag finding: the platform as checked out does not synthesize
         raise DemoError(f"cdk synth failed: {str(exc).splitlines()[0]} (see {run_dir / 'cdk.out'})") from exc
     data = load_dataset("ISLR", "Default")
-    population = Population(data, DriftStory(settings.drift_share, settings.student_balance_shift), settings.seed)
+    story = DriftStory(settings.drift_share, settings.student_balance_shift, settings.balance_increase)
+    population = Population(data, story, settings.seed)
     with open(run_dir / "twin.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         # Handlers and pipeline steps print their logs to stdout: they go to twin.log, stdout stays for results.
         story = _Story(settings, config, Assembly.load(assembly_dir), population, result, progress, log)
@@ -226,8 +227,9 @@ class _Story:
             story = self.population.story
             self._note(
                 step,
-                f"drift begins: income x{story.income_factor:g} (feature drift); students now default at balances "
-                f"{story.student_balance_shift:g} lower (concept drift); their outcomes are known "
+                f"drift begins: income x{story.income_factor:g} (feature drift); balances {story.balance_increase:g} "
+                f"higher at unchanged risk (covariate shift into the champion's unsure region); students now default "
+                f"at balances {story.student_balance_shift:g} lower (concept drift); their outcomes are known "
                 f"{self.settings.label_delay} step(s) later",
                 start,
             )

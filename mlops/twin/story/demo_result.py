@@ -25,6 +25,7 @@ class DemoSettings:
     drift_started_step: int = 4
     drift_share: float = 0.4
     student_balance_shift: float = 1400.0  # the concept drift (mlops.twin.story.traffic)
+    balance_increase: float = 1000.0  # the covariate shift CBPE sees (mlops.twin.story.traffic)
     requests_per_step: int = 400
     labelled_rows: int = 2000  # a labelled cohort per step: the training window once its outcomes are known
     label_delay: int = DEFAULT_LABEL_DELAY  # steps between a request and its ground truth
@@ -40,6 +41,7 @@ class DemoSettings:
         seed: int = 7,
         steps: int | None = None,
         drift_share: float = 0.4,
+        balance_increase: float = 1000.0,
         fast: bool = False,
         label_delay: int = DEFAULT_LABEL_DELAY,
     ) -> DemoSettings:
@@ -51,6 +53,7 @@ class DemoSettings:
             steps=count,
             drift_started_step=max(2, count // 3 + 1),
             drift_share=drift_share,
+            balance_increase=balance_increase,
             requests_per_step=150 if fast else 400,
             labelled_rows=2000,
             label_delay=label_delay,

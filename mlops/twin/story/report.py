@@ -10,6 +10,7 @@ feature's PSI (and mean shift) per step, with the threshold, the drift start and
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,10 +56,12 @@ def _accuracy_over_time(result: DemoResult, folder: Path) -> Path | None:
     figure, axis = plt.subplots(figsize=(11, 4.5))
     names = {m.version: ("champion" if i == 0 else f"model {i + 1}") for i, m in enumerate(result.models)}
     versions = list(dict.fromkeys(v for record in result.steps for v in record.scored))
+    plotted = [result.min_accuracy]  # every value drawn, so the y range shows all of them
     for version in versions:
         points = [(r.step, *r.scored[version]) for r in result.steps if r.scored.get(version, (0, 0))[0]]
         steps = [s for s, _, _ in points]
         bands = [ServedAccuracy(n, c).interval() for _, n, c in points]
+        plotted += [b[0] for b in bands]
         (line,) = axis.plot(steps, [c / n for _, n, c in points], marker="o",
                             label=f"served accuracy: {names.get(version, version[:8])}")  # fmt: skip
         axis.fill_between(steps, [b[0] for b in bands], [b[1] for b in bands], color=line.get_color(), alpha=0.2,
@@ -70,6 +73,7 @@ def _accuracy_over_time(result: DemoResult, folder: Path) -> Path | None:
         points = [(r.step, getattr(r, attribute)) for r in result.steps if getattr(r, attribute) is not None]
         if points:
             axis.plot([s for s, _ in points], [v for _, v in points], style, label=label)
+            plotted += [v for _, v in points]
     axis.axhline(result.min_accuracy, color="red", linestyle="--", label=f"A_min {result.min_accuracy:g}")
     axis.axvline(result.drift_started_step - 0.5, color="grey", linestyle=":", label="drift begins")
     moments = [
@@ -83,7 +87,8 @@ def _accuracy_over_time(result: DemoResult, folder: Path) -> Path | None:
             wide = "alarm" in label
             axis.axvline(step, color=color, linestyle="-" if wide else "-.", linewidth=4 if wide else 1.2,
                          alpha=0.35 if wide else 0.9, label=f"{label} (step {step})")  # fmt: skip
-    axis.set_ylim(max(0.0, min(0.6, result.min_accuracy - 0.15)), 1.0)
+    # From the lowest value drawn (at most A_min - 0.15, so A_min never sits on the edge), in steps of 0.05.
+    axis.set_ylim(max(0.0, math.floor(min(min(plotted), result.min_accuracy - 0.15) * 20) / 20 - 0.02), 1.0)
     axis.set_xlabel("step (one drift-check period each)")
     axis.set_ylabel("accuracy")
     axis.set_title("Accuracy over time: served predictions against the true labels")

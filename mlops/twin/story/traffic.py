@@ -1,21 +1,28 @@
 """The demo's traffic and its drift story, drawn from the real ISLR Default credit data.
 
-Before the drift, requests are rows of the data with their recorded labels. From the drift on, two things change:
+Before the drift, requests are rows of the data with their recorded labels. From the drift on, three things change:
 - feature drift: applicant income is higher by `drift_share` (x1.4 for 0.4). The model barely uses income, so
   this moves a feature (its PSI alarm warns) without hurting accuracy;
+- covariate shift with a changed relationship: every applicant's balance is `balance_increase` (1000) higher, as
+  when an issuer raises every credit line, while each applicant's risk stays what it was. The champion reads the
+  higher balances as risk: many applicants now sit where it is unsure (balances around 2000), so its confidence
+  falls and the estimated accuracy (CBPE) drops before any label arrives; it also calls many of them defaulters;
 - concept drift: students now default at balances `student_balance_shift` (1400) lower than before, so
-  P(default | features) changes for one segment and the champion misses most of their defaults.
+  P(default | features) changes for one segment and the champion misses most of their defaults. This part alone
+  is invisible to CBPE (the champion stays confident about those students): only the labels reveal it.
 
 How the labels after the drift are made (seeded, from the real rows): a logistic model of P(default | student,
 balance, income) is fitted to the real data (its own relationship, 97% accurate). Every real row gets one uniform
 draw u from the seed, fixed for the run. A non-student keeps the recorded label. A student is a defaulter when
 u < P(default | student, balance + shift, income): the fitted model evaluated as if the balance were `shift`
-higher (at the row's real income, before the feature drift). The same row therefore always gets the same label
-in one run, and the default rate rises from 3% to about 22%.
+higher (at the row's real balance and income, before the feature drift). The same row therefore always gets the
+same label in one run, and the default rate rises from 3% to about 22%. The balance increase does not change any
+label: it is the served features that move, so P(default | served balance) moves with them.
 
-Only income is moved: balance and student keep the data's distribution, so their drift alarms must stay quiet.
-The same population yields the labelled cohorts that reach the training window (the raw bucket) once their
-outcomes are known (mlops.twin.story.demo: `label_delay` steps later).
+Balance and income are moved; student keeps the data's share, so its drift alarm must stay quiet. A model
+retrained on the drifted cohorts (the same population, labelled) learns the new relationship and is confident
+again. The same population yields the labelled cohorts that reach the training window (the raw bucket) once
+their outcomes are known (mlops.twin.story.demo: `label_delay` steps later).
 """
 
 from __future__ import annotations
@@ -33,17 +40,17 @@ from sklearn.preprocessing import StandardScaler
 FEATURES = ("student", "balance", "income")
 TARGET = "default"
 POSITIVE, NEGATIVE = "Yes", "No"
-SHIFTED_FEATURE = "income"
 CONCEPT_SEGMENT = "student"  # the segment whose P(default | features) changes
-# What the story moves: income only. Balance and student keep the data's own distribution.
-SHIFTED_FEATURES = ("income",)
-UNSHIFTED_FEATURES = ("student", "balance")
+# What the story moves: income and balance. Student keeps the data's own share.
+SHIFTED_FEATURES = ("income", "balance")
+UNSHIFTED_FEATURES = ("student",)
 
 
 @dataclass(frozen=True)
 class DriftStory:
     drift_share: float = 0.4  # income x (1 + drift_share)
     student_balance_shift: float = 1400.0  # students default at balances this much lower
+    balance_increase: float = 1000.0  # every served balance is this much higher; the risk stays the row's own
 
     @property
     def income_factor(self) -> float:
@@ -69,7 +76,8 @@ class Population:
             return frame
         return frame.assign(
             **{
-                SHIFTED_FEATURE: frame[SHIFTED_FEATURE] * self.story.income_factor,
+                "income": frame["income"] * self.story.income_factor,
+                "balance": frame["balance"] + self.story.balance_increase,
                 TARGET: self.drifted_labels[picked],
             }
         )
