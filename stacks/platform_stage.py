@@ -18,9 +18,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contracts import serving as modes
+from contracts import ssm as ssm_names
 from platform_config.platform import PlatformConfig
 from stacks.platform import Platform, add_platform
-from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX, triton_live_model_parameter_name
+from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX
 
 PIPELINE_NAME_OUTPUT = "PipelineName"  # CfnOutputs the smoke test reads, by construct id
 ENDPOINT_NAME_OUTPUT = "EndpointName"
@@ -91,7 +92,7 @@ class PlatformStage(cdk.Stage):
             return None
         data = self.platform.data
         return TritonAccess(
-            live_model_parameter=triton_live_model_parameter_name(self.config),
+            live_model_parameter=ssm_names.triton_live_model_parameter(self.config.project_name),
             artifact_bucket=data.artifact_bucket,
             key=data.key,
             prefix=TRITON_PREFIX,
