@@ -324,7 +324,7 @@ def load_encoding(aws: Clients, package: str, baseline: drift_core.Baseline) -> 
     archive = (described.get("CustomerMetadataProperties") or {}).get(TRITON_METADATA_KEY, "")
     if not archive.startswith("s3://") or "/" not in archive[len("s3://") :]:
         raise BaselineUnavailable(
-            f"model package has no '{TRITON_METADATA_KEY}' (not registered in serving_mode 'triton'): "
+            f"model package has no '{TRITON_METADATA_KEY}' (not registered in serving_mode '{modes.TRITON}'): "
             "its Triton requests cannot be decoded"
         )
     uri = f"{archive.rsplit('/', 1)[0]}/{ENCODING_FILE}"
