@@ -35,8 +35,10 @@ ESTIMATED_ACCURACY_STDERR = "EstimatedAccuracyStdErr"
 MULTIVARIATE_ERROR = "MultivariateReconstructionError"  # PCA reconstruction error of the window's rows
 MULTIVARIATE_RATIO = "MultivariateDriftRatio"  # ... against the training rows' (1.0 = no change)
 
-# SageMaker Model Monitor's model-quality metric for a binary classifier (namespace aws/sagemaker/Endpoints/
-# model-metrics; https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html).
+# SageMaker Model Monitor's namespaces (the monitoring stack alarms on them) and its model-quality metric for a
+# binary classifier (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html).
+MODEL_MONITOR_DATA_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+MODEL_MONITOR_MODEL_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 MODEL_MONITOR_ACCURACY = "accuracy"
 
 # The deploy function: 1 when the endpoint serves another EndpointConfig than the serving stack's.

@@ -13,6 +13,7 @@ Baseline (pipeline baseline step, `mlops drift baseline`):
                categorical_threshold=0.1, completeness_tolerance=0.05, min_accuracy=None, sigma_overrides={})
     write_baseline(baseline, out_dir) -> (statistics.json path, constraints.json path)
     read_baseline(directory) -> Baseline      # ours, or one written by SageMaker Model Monitor
+    read_calibration(path) -> Calibration    # the evaluate step's calibration.json; errors name the file
     statistics_document(baseline), constraints_document(baseline)    # the two JSON documents as dicts
     baseline_from_documents(stats, constraints=None) -> Baseline
 
@@ -58,6 +59,7 @@ from drift_core.formats import (
     baseline_from_documents,
     constraints_document,
     read_baseline,
+    read_calibration,
     statistics_document,
     write_baseline,
 )
@@ -90,6 +92,7 @@ __all__ = [
     "constraint_violations",
     "constraints_document",
     "read_baseline",
+    "read_calibration",
     "statistics_document",
     "write_baseline",
     "write_constraint_violations",

@@ -22,7 +22,7 @@ import numpy as np
 from drift_core.baseline import Accumulator, Baseline, Thresholds
 from drift_core.binning import BinIndex, make_binner
 from drift_core.categorical import CategoricalAccumulator
-from drift_core.estimation import Calibration
+from drift_core.estimation import Calibration, CalibrationFormatError
 from drift_core.kll import DEFAULT_C, DEFAULT_K, KLLSketch
 from drift_core.multivariate import PCAModel
 from drift_core.numeric import NumericAccumulator, reference_shift
@@ -234,6 +234,16 @@ def read_baseline(directory: str | Path) -> Baseline:
     with _malformed(constraints_path):
         limits = _thresholds(constraints)
     return _assemble(parts, limits)
+
+
+def read_calibration(path: str | Path) -> Calibration:
+    """The evaluate step's calibration.json. Not UTF-8 JSON or a malformed document: a CalibrationFormatError naming
+    the file (a missing file is the caller's to judge: the CLI refuses it, the baseline step goes without)."""
+    source = Path(path)
+    try:
+        return Calibration.from_document(json.loads(source.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, CalibrationFormatError) as exc:
+        raise CalibrationFormatError(f"{source}: {exc}") from exc
 
 
 @contextlib.contextmanager

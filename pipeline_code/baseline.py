@@ -76,9 +76,9 @@ def read_calibration(folder: Path) -> Any:
     if not path.is_file():
         return None
     try:
-        return drift_core.Calibration.from_document(json.loads(path.read_text(encoding="utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, drift_core.CalibrationFormatError) as exc:
-        raise DataError(f"{path}: {exc}") from None
+        return drift_core.read_calibration(path)
+    except drift_core.CalibrationFormatError as exc:
+        raise DataError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from contracts import serving as modes
 from contracts import ssm as ssm_names
 
 CONTEXT_KEY = "platform"
@@ -87,7 +88,7 @@ class PlatformConfig:
 
     # Serve
     # "triton": a SageMaker Triton multi-model endpoint (FIL backend) for XGBoost models (training_engine xgboost)
-    serving_mode: Literal["realtime", "serverless", "async", "multi_model", "triton"] = "realtime"
+    serving_mode: modes.ServingModeName = modes.REALTIME
     endpoint_instance_type: str = "ml.m5.large"
     endpoint_min_instances: int = 1
     endpoint_max_instances: int = 4
@@ -326,7 +327,7 @@ def _validate(c: PlatformConfig) -> None:
     )
     # Serving on Triton: the FIL backend serves tree models, so only the XGBoost engine's models qualify.
     check(
-        c.serving_mode != "triton" or c.training_engine == "xgboost",
+        c.serving_mode != modes.TRITON or c.training_engine == "xgboost",
         "serving_mode",
         "'triton' serves XGBoost models: it needs training_engine 'xgboost'",
     )
@@ -335,7 +336,7 @@ def _validate(c: PlatformConfig) -> None:
     # aws/sagemaker-xgboost-container src/sagemaker_xgboost_container/serving_mms.py); only its built-in
     # algorithm mode supports multi-model endpoints (https://docs.aws.amazon.com/sagemaker/latest/dg/multi-model-support.html).
     check(
-        c.serving_mode != "multi_model" or c.training_engine != "xgboost",
+        c.serving_mode != modes.MULTI_MODEL or c.training_engine != "xgboost",
         "serving_mode",
         "'multi_model' cannot serve training_engine 'xgboost': the SageMaker XGBoost container refuses multi-model "
         "endpoints in script mode; use 'triton' (XGBoost on a Triton multi-model endpoint) or another mode",

@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts import serving as modes
 from contracts.sentinels import NONE as NO_MODEL  # DeployedModelPackageArn before any model is approved
 
 DEFAULT_PAYLOAD = Path(__file__).resolve().with_name("smoke_payload.csv")
@@ -76,7 +77,9 @@ class Settings:
         live_parameter = env.get("TRITON_LIVE_MODEL_PARAMETER") or None
         model_url = env.get("TRITON_MODEL_URL") or None
         if bool(live_parameter) != bool(model_url):
-            raise UsageError("set both TRITON_LIVE_MODEL_PARAMETER and TRITON_MODEL_URL (serving_mode 'triton')")
+            raise UsageError(
+                f"set both TRITON_LIVE_MODEL_PARAMETER and TRITON_MODEL_URL (serving_mode '{modes.TRITON}')"
+            )
         if model_url and not model_url.startswith("s3://"):
             raise UsageError(f"TRITON_MODEL_URL: not an s3:// URL: {model_url!r}")
         # A Triton endpoint exists before the first approval: checked in every state (its live model may be "none").

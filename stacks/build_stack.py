@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from contracts import serving as modes
 from pipeline_definition.images import sklearn_image_uri, xgboost_image_uri
 from pipeline_definition.pipeline import BUILDER_SOURCES, build_definition
 from pipeline_definition.spec import PipelineSpec
@@ -68,7 +69,7 @@ class BuildStack(cdk.Stack):
             export_name=f"{self.stack_name}:ExportsOutputRefApprovedModelPackage7E142123ED1D0E5C",
         )
         # serving_mode "triton" adds the PackageTriton step's script (readable by the job role, like the others).
-        triton = config.serving_mode == "triton"
+        triton = config.serving_mode == modes.TRITON
         self.step_code = StepCode(self, "StepCode", extra_scripts=("package_triton",) if triton else ())
         self.mlflow = self._mlflow_server(config, key, artifact_bucket)
         self.job_role = JobRole(

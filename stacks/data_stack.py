@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from contracts import serving as modes
 from platform_config.platform import PlatformConfig
 from stacks.constructs.secure_bucket import AccessLogBucket, SecureBucket
 
@@ -41,7 +42,7 @@ class DataStack(cdk.Stack):
             access_logs=self.access_logs,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
         )
-        if config.serving_mode == "triton":
+        if config.serving_mode == modes.TRITON:
             from stacks.serving.names import TRITON_PREFIX
 
             # The delivery smoke test reads the live Triton archive under this prefix (an output here: an output

@@ -44,6 +44,7 @@ from constructs import Construct
 from contracts import environment as env_names
 from contracts import events as ev
 from contracts import metrics
+from contracts import serving as modes
 from contracts.metrics import (
     ACCURACY,
     BASELINE_MISSING,
@@ -93,7 +94,7 @@ class MonitoringStack(cdk.Stack):
         self.period = cdk.Duration.minutes(config.drift_check_rate_minutes)
         self.model_monitor: ModelMonitorSchedules | None = None
         # SageMaker Model Monitor does not monitor multi-model endpoints, which the Triton endpoint is.
-        if config.model_monitor_enabled and config.serving_mode != "triton":
+        if config.model_monitor_enabled and config.serving_mode != modes.TRITON:
             # Only the schedules wait for a deployed model: without them, no parameter or condition is built.
             _, has_model = resolve_approved_package(self, config)
             self.model_monitor = ModelMonitorSchedules(
@@ -163,10 +164,10 @@ class MonitoringStack(cdk.Stack):
             env_names.MIN_ROWS: str(config.drift_min_rows),
             env_names.GROUND_TRUTH_PREFIX: config.ground_truth_prefix,
         }
-        if config.serving_mode == "triton":
+        if config.serving_mode == modes.TRITON:
             # KServe v2 tensors of encoded features: decoded with the package's feature_encoding.json, which sits
             # next to its Triton archive in the pipeline's output (read under the PIPELINE_PREFIX grant below).
-            environment[env_names.SERVING_MODE] = "triton"
+            environment[env_names.SERVING_MODE] = modes.TRITON
         if self.model_monitor is not None:
             environment[env_names.MONITOR_BASELINE_URI] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
         handler = PythonHandler(

@@ -21,6 +21,8 @@ import jsii
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from contracts.batch_transform import JOB_NAME_INFIX
+
 RULE = "AwsSolutions-IAM5"
 # Account-level actions that IAM cannot scope to a resource; "Resource::*" is accepted only for these.
 UNSCOPED_ACTIONS = frozenset(
@@ -88,7 +90,8 @@ REVIEWS: tuple[Review, ...] = (
         "Pipeline job names carry the execution id; scoped to the pipelines- prefix in this account and region.",
     ),
     Review(
-        r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(model|transform-job)/[a-z0-9-]+-batch-\*",
+        r"Resource::arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(model|transform-job)/"
+        + rf"[a-z0-9-]+{re.escape(JOB_NAME_INFIX)}\*",
         "Batch models and transform jobs are named per (batch, package) digest; scoped to the project's batch prefix.",
     ),
     Review(

@@ -17,9 +17,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts import serving as modes
+from contracts import ssm as ssm_names
 from platform_config.platform import PlatformConfig
 from stacks.platform import Platform, add_platform
-from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX, triton_live_model_parameter_name
+from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX
 
 PIPELINE_NAME_OUTPUT = "PipelineName"  # CfnOutputs the smoke test reads, by construct id
 ENDPOINT_NAME_OUTPUT = "EndpointName"
@@ -86,11 +88,11 @@ class PlatformStage(cdk.Stage):
 
     def _triton_access(self) -> TritonAccess | None:
         """serving_mode "triton": what the smoke test reads to call the live model (parameter, archive prefix)."""
-        if self.config.serving_mode != "triton" or self.serving is None:
+        if self.config.serving_mode != modes.TRITON or self.serving is None:
             return None
         data = self.platform.data
         return TritonAccess(
-            live_model_parameter=triton_live_model_parameter_name(self.config),
+            live_model_parameter=ssm_names.triton_live_model_parameter(self.config.project_name),
             artifact_bucket=data.artifact_bucket,
             key=data.key,
             prefix=TRITON_PREFIX,
@@ -121,7 +123,7 @@ class PlatformStage(cdk.Stage):
             serving = cast(cdk.Stack, self.serving)
             found["ENDPOINT_NAME"] = _output(serving, ENDPOINT_NAME_OUTPUT, "endpoint_name_output")
             found["DEPLOYED_MODEL_PACKAGE_ARN"] = _output(serving, DEPLOYED_MODEL_OUTPUT, "deployed_model_output")
-            if self.config.serving_mode == "triton":
+            if self.config.serving_mode == modes.TRITON:
                 found["TRITON_LIVE_MODEL_PARAMETER"] = _output(
                     serving, TRITON_LIVE_MODEL_OUTPUT, "triton_live_model_output"
                 )

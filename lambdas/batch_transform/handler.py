@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from contracts import batch_transform as batch
 from contracts import environment as env_names
 from contracts import events as ev
 from contracts.sentinels import NONE as NO_MODEL
@@ -21,7 +22,6 @@ from lambdas.shared.clients import client
 from lambdas.shared.handler_input import require_object_event
 
 logger = Logger()
-INPUT_ROOT = "batch/input/"
 
 
 class NothingToScore(ValueError):
@@ -36,11 +36,11 @@ def input_prefix(event: dict[str, Any]) -> str:
         found = detail.get("object") if isinstance(detail, dict) else None
         key = str(found.get("key", "")) if isinstance(found, dict) else ""
         parts = key.split("/")
-        if not key.startswith(INPUT_ROOT) or len(parts) < 4:
-            raise NothingToScore(f"event: object key {key!r} is not under {INPUT_ROOT}<batch>/")
+        if not key.startswith(batch.INPUT_PREFIX) or len(parts) < 4:
+            raise NothingToScore(f"event: object key {key!r} is not under {batch.INPUT_PREFIX}<batch>/")
         prefix = "/".join(parts[:3]) + "/"
-    if not prefix.startswith(INPUT_ROOT):
-        raise NothingToScore(f"input_prefix: {prefix!r} is not under {INPUT_ROOT}")
+    if not prefix.startswith(batch.INPUT_PREFIX):
+        raise NothingToScore(f"input_prefix: {prefix!r} is not under {batch.INPUT_PREFIX}")
     return prefix
 
 
@@ -53,7 +53,7 @@ def start(
         raise NothingToScore("no approved model package yet")
     bucket = environ[env_names.BATCH_BUCKET]
     digest = hashlib.sha256(f"{prefix}|{package}".encode()).hexdigest()[:16]
-    name = f"{environ[env_names.NAME_PREFIX]}-batch-{digest}"
+    name = batch.job_name(environ[env_names.NAME_PREFIX], digest)
     try:
         sagemaker.create_model(
             ModelName=name,
@@ -70,7 +70,7 @@ def start(
                 "SplitType": "Line",
             },
             TransformOutput={
-                "S3OutputPath": f"s3://{bucket}/batch/output/{prefix.removeprefix(INPUT_ROOT)}",
+                "S3OutputPath": f"s3://{bucket}/{batch.OUTPUT_PREFIX}{prefix.removeprefix(batch.INPUT_PREFIX)}",
                 "Accept": "text/csv",
                 "AssembleWith": "Line",
                 "KmsKeyId": environ[env_names.KMS_KEY_ARN],

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from contracts import events as ev
+from contracts import serving as modes
 from contracts.package_metadata import TRITON_MODEL_DATA_URI as TRITON_METADATA_KEY
 from lambdas.shared.readiness_gate import refusal
 
@@ -115,7 +116,7 @@ def triton_copy_plan(package: dict[str, Any], prefix_url: str) -> CopyPlan:
     if not isinstance(uri, str) or not _is_s3_object(uri) or not uri.endswith(".tar.gz"):
         raise NotServable(
             f"package {arn}: CustomerMetadataProperties.{TRITON_METADATA_KEY} is {uri!r}, not an s3://.../*.tar.gz "
-            "archive (register the model with serving_mode 'triton')"
+            f"archive (register the model with serving_mode '{modes.TRITON}')"
         )
     group = package.get("ModelPackageGroupName") or arn.split(":model-package/", 1)[1].split("/", 1)[0]
     version = package.get("ModelPackageVersion") or arn.rsplit("/", 1)[1]

@@ -33,7 +33,7 @@ from lambdas.drift_monitor.triton_records import (
     response_labels,
 )
 
-__all__ = ["CaptureBatch", "FeatureEncoding", "Malformed", "parse_record", "read_record"]
+__all__ = ["CaptureBatch", "FeatureEncoding", "Malformed"]
 
 
 @dataclass
@@ -102,24 +102,6 @@ class CaptureBatch:
 
 
 PROBABILITY = "__probability__"  # the column of the model's probabilities (not a model feature)
-
-
-def parse_record(
-    line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
-) -> tuple[list[list[Any]], list[str | None], str | None] | None:
-    """(rows, predicted labels, eventId) of one capture line, or None if the line is malformed."""
-    try:
-        return read_record(line, features, encoding)
-    except Malformed:
-        return None
-
-
-def read_record(
-    line: str, features: Sequence[str], encoding: FeatureEncoding | None = None
-) -> tuple[list[list[Any]], list[str | None], str | None]:
-    """(rows, predicted labels, eventId) of one capture line; raises Malformed with the reason."""
-    record = decode_line(line, features, _tensor_decoder(encoding))
-    return record.rows, record.labels, record.event_id
 
 
 def _tensor_decoder(encoding: FeatureEncoding | None) -> TensorDecoder:

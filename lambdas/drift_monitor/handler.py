@@ -56,6 +56,7 @@ from botocore.exceptions import ClientError
 import drift_core
 from contracts import environment as env_names
 from contracts import events as ev
+from contracts import serving as modes
 from contracts.metrics import BASELINE_MISSING, ENDPOINT_NAME, FEATURE
 from contracts.package_metadata import TRITON_MODEL_DATA_URI as TRITON_METADATA_KEY
 from contracts.sentinels import NONE as NO_MODEL
@@ -70,7 +71,6 @@ from lambdas.shared.served_package import live_endpoint
 logger = Logger()
 PREDICTION = "__prediction__"  # the predicted-label column of a ground-truth window (not a model feature)
 STATISTICS, CONSTRAINTS = "statistics.json", "constraints.json"
-TRITON = "triton"
 ENCODING_FILE = "feature_encoding.json"  # next to the archive in PackageTriton's output
 
 
@@ -137,7 +137,7 @@ def run(aws: Clients, settings: Settings, *, triggered_by_object: bool, now: dat
         return {"status": "no_model"}
     try:
         baseline = load_baseline(aws, package, settings)
-        encoding = load_encoding(aws, package, baseline) if settings.serving_mode == TRITON else None
+        encoding = load_encoding(aws, package, baseline) if settings.serving_mode == modes.TRITON else None
     except BaselineUnavailable as exc:
         emit(settings, [Metric(BASELINE_MISSING, 1.0, "Count")])
         logger.error("baseline missing", extra={"package": package, "error": str(exc)})
@@ -159,7 +159,7 @@ def served_package(aws: Clients, settings: Settings) -> str:
     the live endpoint's model says which one did (lambdas/shared/served_package.py). The desired state is the
     answer only when the endpoint does not exist yet or serves no model package (multi-model, Triton).
     """
-    live = None if settings.serving_mode == TRITON else live_endpoint(aws.sagemaker, settings.endpoint_name)
+    live = None if settings.serving_mode == modes.TRITON else live_endpoint(aws.sagemaker, settings.endpoint_name)
     if live is not None and live.package_arn:
         return live.package_arn
     return str(aws.ssm.get_parameter(Name=settings.approved_package_parameter)["Parameter"]["Value"])
@@ -324,7 +324,7 @@ def load_encoding(aws: Clients, package: str, baseline: drift_core.Baseline) -> 
     archive = (described.get("CustomerMetadataProperties") or {}).get(TRITON_METADATA_KEY, "")
     if not archive.startswith("s3://") or "/" not in archive[len("s3://") :]:
         raise BaselineUnavailable(
-            f"model package has no '{TRITON_METADATA_KEY}' (not registered in serving_mode 'triton'): "
+            f"model package has no '{TRITON_METADATA_KEY}' (not registered in serving_mode '{modes.TRITON}'): "
             "its Triton requests cannot be decoded"
         )
     uri = f"{archive.rsplit('/', 1)[0]}/{ENCODING_FILE}"

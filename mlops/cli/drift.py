@@ -27,6 +27,7 @@ from drift_core import (
     build_baseline_chunks,
     compute_drift,
     read_baseline,
+    read_calibration,
     write_baseline,
     write_constraint_violations,
 )
@@ -215,9 +216,9 @@ def _load_calibration(path: str) -> Calibration:
     if not source.is_file():
         raise UserError(f"{source}: calibration file not found")
     try:
-        return Calibration.from_document(json.loads(source.read_text(encoding="utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, CalibrationFormatError) as exc:
-        raise UserError(f"{source}: {exc}") from exc
+        return read_calibration(source)
+    except CalibrationFormatError as exc:
+        raise UserError(str(exc)) from exc
 
 
 def _read_window_file(

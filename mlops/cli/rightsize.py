@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from contracts import serving as modes
 from mlops.errors import UserError
 from mlops.user_input import check_model_dir, display_path, dumps, number, read_json, read_json_object
 
@@ -170,7 +171,7 @@ def _apply(args: argparse.Namespace, rec: Any, path: Path) -> dict[str, Any]:
     if args.serverless and rec.serverless_cheaper:
         s = rec.serverless
         updates: dict[str, Any] = {
-            "serving_mode": "serverless",
+            "serving_mode": modes.SERVERLESS,
             "serverless_memory_mb": s.memory_mb,
             "serverless_max_concurrency": s.max_concurrency,
         }
@@ -179,7 +180,7 @@ def _apply(args: argparse.Namespace, rec: Any, path: Path) -> dict[str, Any]:
     else:
         c = rec.choice
         updates = {
-            "serving_mode": "realtime",
+            "serving_mode": modes.REALTIME,
             "endpoint_instance_type": c.instance_type,
             "endpoint_min_instances": c.instance_count,
             "endpoint_max_instances": c.max_instance_count,

@@ -30,8 +30,6 @@ from stacks.constructs.sdk_cache import cached
 BASELINE_PREFIX = "monitoring-baseline"
 REPORTS_PREFIX = "monitoring-reports"
 HOURLY = "cron(0 * ? * * *)"
-DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
-MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
 # The baseline step writes this comparison_threshold into constraints.json (drift_core's Thresholds default):
 # Model Monitor reports a violation when a feature's baseline drift distance exceeds it.
 BASELINE_DRIFT_THRESHOLD = 0.1
@@ -200,7 +198,7 @@ class ModelMonitorSchedules(Construct):
 
     def baseline_drift_metric(self, feature: str, period: cdk.Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace=DATA_METRICS,
+            namespace=metrics.MODEL_MONITOR_DATA_NAMESPACE,
             metric_name=f"feature_baseline_drift_{feature}",
             dimensions_map={"Endpoint": self.endpoint_name, "MonitoringSchedule": self.data_quality_schedule_name},
             statistic="Maximum",
@@ -209,7 +207,7 @@ class ModelMonitorSchedules(Construct):
 
     def accuracy_metric(self, period: cdk.Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(
-            namespace=MODEL_METRICS,
+            namespace=metrics.MODEL_MONITOR_MODEL_NAMESPACE,
             metric_name=metrics.MODEL_MONITOR_ACCURACY,
             dimensions_map={"Endpoint": self.endpoint_name, "MonitoringSchedule": self.model_quality_schedule_name},
             statistic="Minimum",

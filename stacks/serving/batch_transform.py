@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 
+from contracts import batch_transform as batch
 from contracts import environment as env_names
 from contracts import events as ev
 from platform_config.platform import PlatformConfig
@@ -60,7 +61,7 @@ def add_batch_transform(
         stack, handler, "BatchTransformFailures", "the on-failure destination of the batch transform function"
     )
     jobs = [
-        stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{name_prefix}-batch-*")
+        stack.format_arn(service="sagemaker", resource=kind, resource_name=batch.job_name(name_prefix, "*"))
         for kind in ("model", "transform-job")
     ]
     handler.role.add_to_policy(
@@ -69,7 +70,7 @@ def add_batch_transform(
     handler.role.add_to_policy(
         iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[model_package_arns(stack, group)])
     )
-    capture_bucket.grant_read_write(model_role, "batch/*")
+    capture_bucket.grant_read_write(model_role, f"{batch.ROOT}*")
     # The capture bucket sends its object events to EventBridge (switched on for the drift monitor too).
     events.Rule(
         stack,
@@ -80,7 +81,7 @@ def add_batch_transform(
             detail_type=[ev.OBJECT_CREATED],
             detail={
                 "bucket": {"name": [capture_bucket.bucket_name]},
-                "object": {"key": [{"prefix": "batch/input/"}]},
+                "object": {"key": [{"prefix": batch.INPUT_PREFIX}]},
             },
         ),
         targets=[targets.LambdaFunction(handler.function, retry_attempts=2)],

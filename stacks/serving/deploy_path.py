@@ -20,6 +20,7 @@ from aws_cdk import aws_ssm as ssm
 
 from contracts import environment as env_names
 from contracts import events as ev
+from contracts import ssm as ssm_names
 from platform_config.platform import PlatformConfig
 from stacks.build_stack import PIPELINE_PREFIX
 from stacks.constructs.python_handler import PythonHandler
@@ -28,7 +29,7 @@ from stacks.serving.failure_queue import failure_queue
 from stacks.serving.live_check import grant_live_check, live_check_environment
 from stacks.serving.model_role import model_package_arns
 from stacks.serving.modes.base import ServingMode
-from stacks.serving.names import DEPLOY_RESOURCE_TYPES, pending_package_parameter_name
+from stacks.serving.names import DEPLOY_RESOURCE_TYPES
 
 
 def add_deploy_path(
@@ -54,7 +55,7 @@ def add_deploy_path(
             env_names.MODEL_PACKAGE_GROUP: group,
             env_names.APPROVED_PACKAGE_PARAMETER: config.approved_package_parameter,
             env_names.SERVING_STACK_NAME: stack.stack_name,
-            env_names.PENDING_PACKAGE_PARAMETER: pending_package_parameter_name(config),
+            env_names.PENDING_PACKAGE_PARAMETER: ssm_names.pending_package_parameter(config.project_name),
             env_names.UPDATE_RESOURCE_TYPES: ",".join(DEPLOY_RESOURCE_TYPES),
             **live_check,
             **mode.deploy_environment(),
@@ -100,7 +101,9 @@ def add_deploy_path(
         )
     )
     pending = stack.format_arn(
-        service="ssm", resource="parameter", resource_name=pending_package_parameter_name(config).lstrip("/")
+        service="ssm",
+        resource="parameter",
+        resource_name=ssm_names.pending_package_parameter(config.project_name).lstrip("/"),
     )
     role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[pending]))
     if live_check:

@@ -17,7 +17,6 @@ from constructs import Construct
 from contracts import environment as env_names
 from contracts import metrics
 from platform_config.platform import PlatformConfig
-from stacks.serving.names import deploy_metrics_namespace
 
 
 def live_check_environment(
@@ -27,7 +26,7 @@ def live_check_environment(
     return {
         env_names.ENDPOINT_NAME: endpoint_name,
         env_names.ENDPOINT_CONFIG_LOGICAL_ID: cdk.Stack.of(endpoint_config).get_logical_id(endpoint_config),
-        env_names.DEPLOY_METRICS_NAMESPACE: deploy_metrics_namespace(config),
+        env_names.DEPLOY_METRICS_NAMESPACE: metrics.deploy_namespace(config.project_name),
     }
 
 
@@ -43,7 +42,7 @@ def grant_live_check(
             resources=[stack.format_arn(service="sagemaker", resource=k, resource_name=v) for k, v in names.items()],
         )
     )
-    namespace = deploy_metrics_namespace(config)
+    namespace = metrics.deploy_namespace(config.project_name)
     role.add_to_principal_policy(
         iam.PolicyStatement(
             actions=["cloudwatch:PutMetricData"],

@@ -1,10 +1,6 @@
-"""Names the serving stack shares with other stacks and with the deploy function: prefixes, variant, parameters."""
+"""Names the serving stack shares with other stacks and with the deploy function: prefixes, variant, outputs."""
 
 from __future__ import annotations
-
-from contracts import metrics
-from contracts import ssm as ssm_names
-from platform_config.platform import PlatformConfig
 
 VARIANT = "AllTraffic"
 # The serving stack output naming the Triton live-model parameter (serving_mode "triton" only; the delivery
@@ -28,18 +24,3 @@ DEPLOY_RESOURCE_TYPES = (
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy",
 )
-
-
-def pending_package_parameter_name(config: PlatformConfig) -> str:
-    """Where the deploy function parks an approval that arrives while the stack is updating (it creates it)."""
-    return ssm_names.pending_package_parameter(config.project_name)
-
-
-def triton_live_model_parameter_name(config: PlatformConfig) -> str:
-    """The SSM parameter naming the Triton endpoint's live TargetModel (the deploy function writes it)."""
-    return ssm_names.triton_live_model_parameter(config.project_name)
-
-
-def deploy_metrics_namespace(config: PlatformConfig) -> str:
-    """The deploy function's CloudWatch namespace (the live-config mismatch metric)."""
-    return metrics.deploy_namespace(config.project_name)

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from drift_core.capture_codec import decode_line
+
 FEATURES = ["student", "balance", "income"]
 
 
@@ -36,22 +38,23 @@ def line(data: str, encoding: str, output: str | None = '{"predictions": [{"labe
         '{"student": "No", "balance": 100.5, "income": 20000}',
     ],
 )
-def test_json_requests_in_every_shape_the_model_reads(records, data: str) -> None:
-    assert records.parse_record(line(data, "JSON"), FEATURES) == ([["No", 100.5, 20000]], ["No"], "e1")
+def test_json_requests_in_every_shape_the_model_reads(data: str) -> None:
+    record = decode_line(line(data, "JSON"), FEATURES)
+    assert (record.rows, record.labels, record.event_id) == ([["No", 100.5, 20000]], ["No"], "e1")
 
 
-def test_csv_requests_with_a_header_row_and_several_rows(records) -> None:
+def test_csv_requests_with_a_header_row_and_several_rows() -> None:
     outputs = '{"predictions": [{"label": "No"}, {"label": "Yes"}]}'
     data = "student,balance,income\nNo,1,2\nYes,3,4\n"
-    rows, labels, _ = records.parse_record(line(data, "CSV", outputs), FEATURES)
-    assert rows == [["No", "1", "2"], ["Yes", "3", "4"]] and labels == ["No", "Yes"]
+    record = decode_line(line(data, "CSV", outputs), FEATURES)
+    assert record.rows == [["No", "1", "2"], ["Yes", "3", "4"]] and record.labels == ["No", "Yes"]
 
 
-def test_csv_responses_and_input_only_capture(records) -> None:
+def test_csv_responses_and_input_only_capture() -> None:
     csv_out = json.loads(line("No,1,2", "CSV"))
     csv_out["captureData"]["endpointOutput"] = {"data": "Yes,0.9\n", "encoding": "CSV"}
-    assert records.parse_record(json.dumps(csv_out), FEATURES)[1] == ["Yes"]
-    assert records.parse_record(line("No,1,2", "CSV", output=None), FEATURES)[1] == [None]
+    assert decode_line(json.dumps(csv_out), FEATURES).labels == ["Yes"]
+    assert decode_line(line("No,1,2", "CSV", output=None), FEATURES).labels == [None]
 
 
 def test_columns_parse_numbers_and_count_bad_cells(records) -> None:

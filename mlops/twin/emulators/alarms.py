@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from contracts import events as ev
 from mlops.twin.emulators.alarm_definitions import (
     BASIC_STATISTICS,
     CompositeAlarm,
@@ -74,13 +75,13 @@ class Transition:
         return {
             "version": "0",
             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
-            "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch",
+            ev.DETAIL_TYPE: ev.ALARM_STATE_CHANGE,
+            ev.SOURCE: ev.CLOUDWATCH,
             "account": account,
             "time": self.new.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": region,
             "resources": [self.alarm.arn],
-            "detail": {
+            ev.DETAIL: {
                 "alarmName": self.alarm.name,
                 "state": self.new.as_event_state(),
                 "previousState": self.old.as_event_state(),

@@ -154,9 +154,7 @@ class ServingStackModel:
             self.status = ev.UPDATE_COMPLETE
         if self.on_status is not None:
             detail = {ev.STACK_ID: self.stack_id, ev.STATUS_DETAILS: {ev.STATUS: self.status}}
-            self.on_status(
-                {"source": "aws.cloudformation", "detail-type": "CloudFormation Stack Status Change", "detail": detail}
-            )
+            self.on_status({ev.SOURCE: ev.CLOUDFORMATION, ev.DETAIL_TYPE: ev.STACK_STATUS_CHANGE, ev.DETAIL: detail})
 
     def _create_config(self, package_arn: str) -> str:
         version = next(self._versions)

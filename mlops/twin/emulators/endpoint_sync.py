@@ -78,9 +78,9 @@ class EndpointSync:
     def rollback_event(self) -> dict[str, Any]:
         """The stack event CloudFormation emits after a rolled-back update (the deploy function resets SSM)."""
         return {
-            "source": "aws.cloudformation",
-            "detail-type": "CloudFormation Stack Status Change",
-            "detail": {ev.STATUS_DETAILS: {ev.STATUS: ev.UPDATE_ROLLBACK_COMPLETE}},
+            ev.SOURCE: ev.CLOUDFORMATION,
+            ev.DETAIL_TYPE: ev.STACK_STATUS_CHANGE,
+            ev.DETAIL: {ev.STATUS_DETAILS: {ev.STATUS: ev.UPDATE_ROLLBACK_COMPLETE}},
         }
 
     def stop(self) -> None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from contracts import events as ev
+
 if TYPE_CHECKING:
     from mlops.twin.cloud import TwinCloud
     from mlops.twin.emulators.lambdas import LambdaDispatcher
@@ -460,13 +462,13 @@ def new_event(
     return {
         "version": "0",
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
-        "detail-type": detail_type,
-        "source": source,
+        ev.DETAIL_TYPE: detail_type,
+        ev.SOURCE: source,
         "account": account,
         "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": list(resources),
-        "detail": dict(detail),
+        ev.DETAIL: dict(detail),
     }
 
 

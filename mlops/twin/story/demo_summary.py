@@ -56,7 +56,7 @@ def alarm_summary(steps: Sequence[StepRecord], alarms: TwinAlarms) -> list[dict[
     out = []
     for name, step in first.items():
         alarm = alarms.alarm(name)
-        feature = alarm.dimensions.get("Feature") if isinstance(alarm, MetricAlarm) else None
+        feature = alarm.dimensions.get(metrics.FEATURE) if isinstance(alarm, MetricAlarm) else None
         metric = alarm.metric_name if isinstance(alarm, MetricAlarm) else "composite"
         out.append({"name": name, "feature": feature, "metric": metric, "first_alarm_step": step,
                     "kind": accuracy_kind(alarm), "state_at_end": alarms.state(name).value})  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contracts import metrics
 from mlops.twin.story.demo_result import DemoSettings, StepRecord
 
 
@@ -9,7 +10,7 @@ def step_line(record: StepRecord, settings: DemoSettings) -> str:
     """One step's progress line: requests, the models that served them and their accuracy, PSI, alarm changes."""
     served = ", ".join(f"{v[:8]} {n}" for v, n in record.served.items())
     accuracy = ", ".join(f"{v[:8]} {a:.3f}" for v, a in record.accuracy.items())
-    psi = record.drift.get("PSI", {})
+    psi = record.drift.get(metrics.PSI, {})
     drift = " ".join(f"{f}={v:.2f}" for f, v in sorted(psi.items()))
     counter = f"{record.step:>2}/{settings.steps}" if record.step <= settings.steps else f"{record.step:>2} (extra)"
     line = (

@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # before pyplot: files only, never a window
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from contracts import metrics
 from mlops.twin.story.demo_result import ServedAccuracy
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def write_report(
     current = result.drifted_traffic if result.drifted_traffic is not None else population.sample(5000, drifted=True)
     plots = [p for p in [_accuracy_over_time(result, folder)] if p]
     plots += [_distribution(feature, data, current, folder) for feature in drifted_features(result)]
-    plots += [p for metric in ("PSI", "MeanShiftSigma") if (p := _over_time(result, metric, config, folder))]
+    per_feature = (metrics.PSI, metrics.MEAN_SHIFT_SIGMA)
+    plots += [p for metric in per_feature if (p := _over_time(result, metric, config, folder))]
     page = folder / "drift_report.html"
     page.write_text(_html(result, plots), encoding="utf-8")
     return page
@@ -134,7 +136,7 @@ def _over_time(result: DemoResult, metric: str, config: PlatformConfig, folder: 
     figure, axis = plt.subplots(figsize=(8, 4))
     for feature, points in sorted(series.items()):
         axis.plot([s for s, _ in points], [v for _, v in points], marker="o", label=feature)
-    threshold = config.psi_threshold if metric == "PSI" else config.drift_sigma
+    threshold = config.psi_threshold if metric == metrics.PSI else config.drift_sigma
     axis.axhline(threshold, color="red", linestyle="--", label=f"alarm threshold {threshold:g}")
     axis.axvline(result.drift_started_step - 0.5, color="grey", linestyle=":", label="drift begins")
     if result.approval_step:
@@ -161,7 +163,7 @@ def _html(result: DemoResult, plots: list[Path]) -> str:
         f"<tr><td>{s.step}</td><td>{e(s.phase)}</td><td>{s.requests}</td><td>{s.failed}</td>"
         f"<td>{e(', '.join(f'{v[:10]}: {n}' for v, n in s.served.items()))}</td>"
         f"<td>{e(', '.join(f'{v[:10]}: {a:.3f}' for v, a in s.accuracy.items()))}</td>"
-        f"<td>{e(', '.join(f'{f}={v:.3f}' for f, v in sorted(s.drift.get('PSI', {}).items())))}</td>"
+        f"<td>{e(', '.join(f'{f}={v:.3f}' for f, v in sorted(s.drift.get(metrics.PSI, {}).items())))}</td>"
         f"<td>{e('; '.join(s.alarms))}</td></tr>"
         for s in result.steps
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contracts import serving as modes
 from platform_config.platform import ConfigError, PlatformConfig
 from stacks.serving.modes.asynchronous import AsyncMode
 from stacks.serving.modes.base import MODE_CONSTRUCT_ID, ModeProps, ServingMode
@@ -11,11 +12,11 @@ from stacks.serving.modes.serverless import ServerlessMode
 from stacks.serving.modes.triton import TritonMode
 
 MODES: dict[str, type[ServingMode]] = {
-    "realtime": RealtimeMode,
-    "serverless": ServerlessMode,
-    "async": AsyncMode,
-    "multi_model": MultiModelMode,
-    "triton": TritonMode,
+    modes.REALTIME: RealtimeMode,
+    modes.SERVERLESS: ServerlessMode,
+    modes.ASYNC: AsyncMode,
+    modes.MULTI_MODEL: MultiModelMode,
+    modes.TRITON: TritonMode,
 }
 
 __all__ = ["MODES", "MODE_CONSTRUCT_ID", "ModeProps", "ServingMode", "mode_class"]

@@ -10,11 +10,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from contracts import environment as env_names
+from contracts import ssm as ssm_names
 from contracts.sentinels import NONE
 from stacks.constructs.triton_endpoint import TritonEndpoint, TritonEndpointProps, triton_image_uri
 from stacks.serving.capture import data_capture
 from stacks.serving.modes.base import ModeProps, ServingMode
-from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX, VARIANT, triton_live_model_parameter_name
+from stacks.serving.names import TRITON_LIVE_MODEL_OUTPUT, TRITON_PREFIX, VARIANT
 from stacks.serving.scaling import add_autoscaling
 
 
@@ -47,18 +48,17 @@ class TritonMode(ServingMode):
         )
         self.endpoint = self.triton_endpoint.endpoint
         # What the deploy function last made live (the TargetModel clients send); "none" before the first approval.
+        live_model_parameter = ssm_names.triton_live_model_parameter(config.project_name)
         self.live_model = ssm.StringParameter(
             self,
             "TritonLiveModel",
-            parameter_name=triton_live_model_parameter_name(config),
+            parameter_name=live_model_parameter,
             string_value=NONE,
             description="TargetModel of the Triton endpoint's live model version (written by the deploy function)",
         )
         add_autoscaling(self, config, props.endpoint_name, self.endpoint, condition=None)
         # The smoke test's Triton check: which TargetModel is live (its archive's prefix: the data stack's output).
-        self.live_model_output = cdk.CfnOutput(
-            self, TRITON_LIVE_MODEL_OUTPUT, value=triton_live_model_parameter_name(config)
-        )
+        self.live_model_output = cdk.CfnOutput(self, TRITON_LIVE_MODEL_OUTPUT, value=live_model_parameter)
 
     def deploy_environment(self) -> dict[str, str]:
         return {
