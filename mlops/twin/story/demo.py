@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from contracts import metrics
+from contracts import batch_transform, events, metrics
 from mlops.aws_rules.interception import enforcing
 from mlops.local.sample_data import load_dataset
 from mlops.local.serving import BlueGreenPolicy, CaptureConfig, RoutingType, TrafficRouting
@@ -54,7 +54,7 @@ from platform_config.platform import PlatformConfig, load_config
 Progress = Callable[[str], None]
 CAPTURE_PREFIX = "capture"  # the serving stack's capture prefix in the capture bucket (SageMaker's layout)
 RAW_KEY = "raw/credit.csv"  # under the pipeline's InputDataUri prefix: the training window
-BATCH_KEY = "batch/input/demo/applicants.csv"
+BATCH_KEY = f"{batch_transform.INPUT_PREFIX}demo/applicants.csv"
 EXTRA_REQUESTS_WHILE_DEPLOYING = 3000  # bound on the traffic kept up while a blue/green update is in progress
 
 
@@ -467,11 +467,11 @@ class _Story:
     def _approval_event(self, package: str, when: datetime) -> dict[str, Any]:
         """The registry's event for an approval (moto emits none; SageMaker sends this one to EventBridge)."""
         detail = {
-            "ModelPackageGroupName": self.config.resource_name("models"),
-            "ModelPackageArn": package,
-            "ModelApprovalStatus": "Approved",
+            events.MODEL_PACKAGE_GROUP_NAME: self.config.resource_name("models"),
+            events.MODEL_PACKAGE_ARN: package,
+            events.MODEL_APPROVAL_STATUS: events.APPROVED,
         }
-        return new_event("aws.sagemaker", "SageMaker Model Package State Change", detail, time=when,
+        return new_event(events.SAGEMAKER, events.MODEL_PACKAGE_STATE_CHANGE, detail, time=when,
                          resources=[package], account=self.cloud.account, region=self.cloud.region)  # fmt: skip
 
     def _batch_transform(self) -> None:
@@ -482,7 +482,7 @@ class _Story:
         self.cloud.client("s3").put_object(Bucket=bucket, Key=BATCH_KEY, Body=body.encode())
         detail = {"bucket": {"name": bucket}, "object": {"key": BATCH_KEY, "size": len(body)}}
         when = self.clock0 + len(self.result.steps) * self.period
-        event = new_event("aws.s3", "Object Created", detail, time=when, account=self.cloud.account,
+        event = new_event(events.S3, events.OBJECT_CREATED, detail, time=when, account=self.cloud.account,
                           region=self.cloud.region)  # fmt: skip
         for delivery in self.router.put_event(event):
             if delivery.error:
