@@ -18,6 +18,10 @@ XDIST := -n $(JOBS) --dist loadfile
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
+# Python caches compiled modules (__pycache__, ignored by git and by the asset staging). A shell with
+# PYTHONDONTWRITEBYTECODE set makes every process compile every module it imports again: a `mlops pipeline run` took
+# 12.8 s instead of 6.9 s, and the tests start many processes (docs/testing.md, "Time").
+unexport PYTHONDONTWRITEBYTECODE
 # cfn-lint checks every template in the tests; CDK's own CloudFormation validation (1.6-1.9x the synth time, see
 # docs/development.md) would repeat it.
 export CDK_VALIDATION ?= false
