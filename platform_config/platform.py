@@ -115,6 +115,7 @@ class PlatformConfig:
     retraining_max_per_day: int = 2
     retraining_min_improvement: float = 0.0
     retraining_poll_seconds: int = 60
+    retraining_retry_seconds: int = 2  # first wait of a task's retries (then x2 per attempt)
     retraining_timeout_hours: float = 6.0
     retraining_recheck_minutes: int = 60  # while the model-degraded alarm stays in ALARM, start the loop this often
 
@@ -290,6 +291,7 @@ def _validate(c: PlatformConfig) -> None:
     check(1 <= c.retraining_max_per_day <= 24, "retraining_max_per_day", "must be between 1 and 24")
     check(0 <= c.retraining_min_improvement < 1, "retraining_min_improvement", "must be in [0, 1)")
     check(1 <= c.retraining_poll_seconds <= 3600, "retraining_poll_seconds", "must be between 1 and 3600")
+    check(1 <= c.retraining_retry_seconds <= 300, "retraining_retry_seconds", "must be between 1 and 300")
     check(0.1 <= c.retraining_timeout_hours <= 48, "retraining_timeout_hours", "must be between 0.1 and 48")
     check(5 <= c.retraining_recheck_minutes <= 1440, "retraining_recheck_minutes", "must be between 5 and 1440")
     check(c.capture_retention_days >= 1, "capture_retention_days", "must be at least 1")

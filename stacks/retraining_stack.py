@@ -217,7 +217,7 @@ class RetrainingStack(cdk.Stack):
             task.add_retry(
                 errors=["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                         "Lambda.TooManyRequestsException", "States.Timeout"],
-                interval=cdk.Duration.seconds(2),
+                interval=cdk.Duration.seconds(self.config.retraining_retry_seconds),
                 max_attempts=4,
                 backoff_rate=2.0,
             )  # fmt: skip
@@ -231,7 +231,7 @@ class RetrainingStack(cdk.Stack):
             # fails is caught by the caller and the run goes on to release the guard.
             task.add_retry(
                 errors=["States.TaskFailed", "States.Timeout"],
-                interval=cdk.Duration.seconds(2),
+                interval=cdk.Duration.seconds(self.config.retraining_retry_seconds),
                 max_attempts=3,
                 backoff_rate=2.0,
             )

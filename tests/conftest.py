@@ -40,12 +40,19 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`e2e` = the twin's tests and the ones marked slow, so `-m "not e2e"` is the quick loop."""
+    """`e2e` = the twin's tests and the ones marked slow, so `-m "not e2e"` is the quick loop.
+
+    Modules with end-to-end tests run first (order kept otherwise): pytest-xdist hands out modules in this order,
+    so the long ones start early and the short ones fill both workers at the end instead of one worker finishing a
+    long module alone (docs/testing.md, "Time")."""
     e2e = pytest.mark.e2e
+    long_modules: set[Path] = set()
     for item in items:
         relative = Path(str(item.path)).relative_to(REPO / "tests").parts
         if item.get_closest_marker("slow") or relative[0] in E2E_DIRS:
             item.add_marker(e2e)
+            long_modules.add(Path(str(item.path)))
+    items.sort(key=lambda item: Path(str(item.path)) not in long_modules)
 
 
 @pytest.fixture(autouse=True)

@@ -68,6 +68,24 @@ def aws() -> Iterator[None]:
         yield
 
 
+class _AtomicConditionalWrites:
+    """The table as DynamoDB serves it: a conditional write checks its condition and writes as one step
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html). moto
+    checks and writes without a lock, so two threads can both pass the check (the test failed about once in a few
+    runs under load). Reads stay concurrent: a guard that read, decided and then wrote unconditionally would still
+    let both through here."""
+
+    def __init__(self, table: Any) -> None:
+        self.table, self.lock = table, threading.Lock()
+
+    def get_item(self, **kwargs: Any) -> Any:
+        return self.table.get_item(**kwargs)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        with self.lock:
+            return self.table.put_item(**kwargs)
+
+
 def test_guard_handler_lets_exactly_one_of_two_simultaneous_starts_through(aws) -> None:
     handler = import_module("lambdas.retrain_guard.handler")
     dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
@@ -77,10 +95,11 @@ def test_guard_handler_lets_exactly_one_of_two_simultaneous_starts_through(aws) 
     )  # fmt: skip
     verdicts: list[Any] = []
     barrier = threading.Barrier(2)
+    store = _AtomicConditionalWrites(table)
 
     def start(name: str) -> None:
         barrier.wait()
-        verdicts.append(handler.run({"action": "acquire", "execution": name}, table, LIMITS, NOW))
+        verdicts.append(handler.run({"action": "acquire", "execution": name}, store, LIMITS, NOW))
 
     threads = [threading.Thread(target=start, args=(n,)) for n in ("x", "y")]
     for t in threads:
