@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 from mlops.errors import UserError
+from mlops.twin.story import defaults
 from mlops.user_input import dumps, output_dir
 
 EXIT_INCOMPLETE = 1
 DEFAULT_OUT = Path(".mlops/demo")
 MIN_STEPS, MAX_STEPS = 4, 200
-DEFAULT_LABEL_DELAY = 2  # as mlops.twin.story.demo_result.DEFAULT_LABEL_DELAY (not imported: the twin loads lazily)
 MAX_BALANCE_INCREASE = 5000.0  # the data's balances reach ~2,650: more than this is no longer the same market
 MAX_LABEL_DELAY = 12  # the drift function joins ground truth with predictions of its 24 h lookback (1 h steps)
 
@@ -26,18 +26,20 @@ def register(groups: argparse._SubParsersAction) -> None:
     demo = groups.add_parser("demo", help="the whole loop offline: train, serve, drift, alarm, retrain, redeploy")
     demo.add_argument("--seed", type=int, default=7, help="seed of the traffic and the drift story (default 7)")
     demo.add_argument("--steps", type=int, default=None, help="time steps of one drift-check period (12; --fast 8)")
-    demo.add_argument("--drift-share", type=float, default=0.4, help="income rises by this share (0.4: x1.4)")
+    demo.add_argument(
+        "--drift-share", type=float, default=defaults.DRIFT_SHARE, help="income rises by this share (0.4: x1.4)"
+    )
     demo.add_argument(
         "--balance-increase",
         type=float,
-        default=1000.0,
-        help="every balance rises by this much at unchanged risk (default 1000; 0: no covariate shift)",
+        default=defaults.BALANCE_INCREASE,
+        help=f"every balance rises by this much at unchanged risk (default {defaults.BALANCE_INCREASE:g}; 0: none)",
     )
     demo.add_argument(
         "--label-delay",
         type=int,
-        default=DEFAULT_LABEL_DELAY,
-        help=f"steps until a request's ground truth arrives (default {DEFAULT_LABEL_DELAY}; 0: at once)",
+        default=defaults.LABEL_DELAY,
+        help=f"steps until a request's ground truth arrives (default {defaults.LABEL_DELAY}; 0: at once)",
     )
     demo.add_argument("--out", type=Path, default=DEFAULT_OUT, help="a run folder per invocation is made in here")
     demo.add_argument("--fast", action="store_true", help="fewer steps and requests (CI)")

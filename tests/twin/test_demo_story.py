@@ -9,10 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops.cli import demo as demo_cli
 from mlops.local.sample_data import load_dataset
 from mlops.twin.story.demo_result import (
-    DEFAULT_LABEL_DELAY,
     DemoResult,
     DemoSettings,
     ModelInfo,
@@ -119,7 +117,3 @@ def test_story_reasons_name_a_retraining_started_before_any_accuracy_alarm(tmp_p
 )  # fmt: skip
 def test_accuracy_alarms_are_told_apart_by_their_metric_name(metric: str, kind: str | None) -> None:
     assert metric_kind(metric) == kind
-
-
-def test_the_cli_default_label_delay_is_the_settings_default() -> None:
-    assert demo_cli.DEFAULT_LABEL_DELAY == DEFAULT_LABEL_DELAY == DemoSettings(out=Path()).label_delay

@@ -93,8 +93,8 @@ def run_demo(settings: DemoSettings, progress: Progress = lambda _: None) -> Dem
     except Exception as exc:  # e.g. a cdk-nag finding: the platform as checked out does not synthesize
         raise DemoError(f"cdk synth failed: {str(exc).splitlines()[0]} (see {run_dir / 'cdk.out'})") from exc
     data = load_dataset("ISLR", "Default")
-    story = DriftStory(settings.drift_share, settings.student_balance_shift, settings.balance_increase)
-    population = Population(data, story, settings.seed)
+    drift = DriftStory(settings.drift_share, settings.student_balance_shift, settings.balance_increase)
+    population = Population(data, drift, settings.seed)
     with open(run_dir / "twin.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         # Handlers and pipeline steps print their logs to stdout: they go to twin.log, stdout stays for results.
         story = _Story(settings, config, Assembly.load(assembly_dir), population, result, progress, log)

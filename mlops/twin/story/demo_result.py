@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from scipy.stats import binomtest
 
-DEFAULT_LABEL_DELAY = 2  # a loan's outcome is known two drift-check periods after the application
+from mlops.twin.story import defaults
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,12 @@ class DemoSettings:
     seed: int = 7
     steps: int = 12
     drift_started_step: int = 4
-    drift_share: float = 0.4
-    student_balance_shift: float = 1400.0  # the concept drift (mlops.twin.story.traffic)
-    balance_increase: float = 1000.0  # the covariate shift CBPE sees (mlops.twin.story.traffic)
+    drift_share: float = defaults.DRIFT_SHARE
+    student_balance_shift: float = defaults.STUDENT_BALANCE_SHIFT  # the concept drift (mlops.twin.story.traffic)
+    balance_increase: float = defaults.BALANCE_INCREASE  # the covariate shift CBPE sees (mlops.twin.story.traffic)
     requests_per_step: int = 400
     labelled_rows: int = 2000  # a labelled cohort per step: the training window once its outcomes are known
-    label_delay: int = DEFAULT_LABEL_DELAY  # steps between a request and its ground truth
+    label_delay: int = defaults.LABEL_DELAY  # steps between a request and its ground truth
     clients: int = 4
     max_tail_steps: int = 15  # extra steps allowed for a retraining still running after `steps`
     batch_rows: int = 20
@@ -40,10 +40,10 @@ class DemoSettings:
         *,
         seed: int = 7,
         steps: int | None = None,
-        drift_share: float = 0.4,
-        balance_increase: float = 1000.0,
+        drift_share: float = defaults.DRIFT_SHARE,
+        balance_increase: float = defaults.BALANCE_INCREASE,
         fast: bool = False,
-        label_delay: int = DEFAULT_LABEL_DELAY,
+        label_delay: int = defaults.LABEL_DELAY,
     ) -> DemoSettings:
         """Defaults for a full or a --fast (CI) run; the drift starts after a third of the steps."""
         count = steps if steps is not None else (8 if fast else 12)
@@ -141,11 +141,10 @@ class DemoResult:
         return served[0].holdout_accuracy if served else None
 
     def accuracy_before_after(self) -> tuple[float | None, float | None]:
-        """Live accuracy of the served predictions: drifted traffic on the champion vs on the new model."""
-        if len(self.models) < 2:
-            return None, None
-        old, new = self.models[0].version, self.models[-1].version
-        return _pooled(self.steps, old, self.drift_started_step), _pooled(self.steps, new, self.drift_started_step)
+        """Live accuracy of the served predictions: drifted traffic on the champion vs on the new model (the same
+        counts as `served_accuracy`, as plain numbers)."""
+        champion, new_model = self.served_accuracy()
+        return _rounded(champion), _rounded(new_model)
 
     def served_accuracy(self) -> tuple[ServedAccuracy | None, ServedAccuracy | None]:
         """Accuracy of the served predictions on the drifted traffic, with counts and 95% Wilson intervals: the
@@ -195,15 +194,8 @@ class DemoResult:
         }
 
 
-def _pooled(steps: list[StepRecord], version: str, from_step: int) -> float | None:
-    """Accuracy of `version`'s predictions over the drifted steps, weighted by requests."""
-    total = correct = 0.0
-    for record in steps:
-        if record.step >= from_step and version in record.accuracy:
-            n = record.served.get(version, 0)
-            total += n
-            correct += record.accuracy[version] * n
-    return round(correct / total, 4) if total else None
+def _rounded(served: ServedAccuracy | None) -> float | None:
+    return round(served.accuracy, 4) if served else None
 
 
 @dataclass(frozen=True)

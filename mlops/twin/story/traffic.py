@@ -37,6 +37,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mlops.twin.story import defaults
+
 FEATURES = ("student", "balance", "income")
 TARGET = "default"
 POSITIVE, NEGATIVE = "Yes", "No"
@@ -48,9 +50,9 @@ UNSHIFTED_FEATURES = ("student",)
 
 @dataclass(frozen=True)
 class DriftStory:
-    drift_share: float = 0.4  # income x (1 + drift_share)
-    student_balance_shift: float = 1400.0  # students default at balances this much lower
-    balance_increase: float = 1000.0  # every served balance is this much higher; the risk stays the row's own
+    drift_share: float = defaults.DRIFT_SHARE  # income x (1 + drift_share)
+    student_balance_shift: float = defaults.STUDENT_BALANCE_SHIFT  # students default at balances this much lower
+    balance_increase: float = defaults.BALANCE_INCREASE  # every served balance higher; the risk stays the row's own
 
     @property
     def income_factor(self) -> float:
