@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drift_core.binning import BinIndex, Binner, quantile_binner
+from drift_core.bottom_k import BottomK
 from drift_core.categorical import CategoricalAccumulator, CategoryCounts
 from drift_core.estimation import Calibration
 from drift_core.finite import usable
@@ -161,21 +162,18 @@ def _fit_in_memory(features: Mapping[str, np.ndarray]) -> PCAModel | None:
 
 @dataclass
 class _Sampler:
-    """Uniform sample of a stream: the values with the `size` smallest random keys (a bottom-k sample).
-
-    Once `size` values are held, only values whose key beats the current k-th smallest can enter, so most chunks
-    cost one comparison per value; the pending values are compacted when they pass 1.25 x `size`.
-    """
+    """A feature's uniform sample (drift_core.bottom_k) and the running moments of its finite values."""
 
     size: int
     rng: np.random.Generator
-    parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    pending: int = 0
-    threshold: float = 1.0
+    bottom: BottomK = field(init=False)
     n: int = 0
     total: float = 0.0
     total_sq: float = 0.0
     first: float | None = None
+
+    def __post_init__(self) -> None:
+        self.bottom = BottomK(self.size)
 
     def add(self, x: np.ndarray) -> None:
         finite = x[usable(x)]
@@ -189,26 +187,12 @@ class _Sampler:
         self.total += float(d.sum())
         self.total_sq += float(np.einsum("i,i->", d, d))
         keys = self.rng.random(finite.size)
-        entering = keys < self.threshold
-        self.parts.append((finite[entering], keys[entering]))
-        self.pending += int(entering.sum())
-        if self.pending >= self.size + self.size // 4:
-            self._compact()
-
-    def _compact(self) -> None:
-        values = np.concatenate([v for v, _ in self.parts]) if self.parts else np.empty(0)
-        keys = np.concatenate([k for _, k in self.parts]) if self.parts else np.empty(0)
-        if values.size > self.size:
-            keep = np.argpartition(keys, self.size)[: self.size]
-            values, keys = values[keep], keys[keep]
-            self.threshold = float(keys.max())
-        self.parts = [(values, keys)]
-        self.pending = values.size
+        entering = keys < self.bottom.threshold
+        self.bottom.offer(finite[entering], keys[entering])
 
     @property
     def values(self) -> np.ndarray:
-        self._compact()
-        return self.parts[0][0]
+        return self.bottom.sample
 
     def mean_std(self) -> tuple[float | None, float | None]:
         if self.n == 0 or self.first is None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from drift_core.bottom_k import BottomK
 from drift_core.finite import usable
 
 VARIANCE_TARGET = 0.9
@@ -268,15 +269,16 @@ class MultivariateAccumulator:
 
 @dataclass
 class RowSampler:
-    """Uniform row sample of a stream of chunks (bottom-k on random keys), row-aligned across features."""
+    """Uniform row sample of a stream of chunks (drift_core.bottom_k), row-aligned across features."""
 
     features: list[str]
     size: int = FIT_ROWS
     seed: int = 0
-    parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    pending: int = 0
-    threshold: float = 1.0
+    bottom: BottomK = field(init=False, repr=False, compare=False)
     _rng: np.random.Generator | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.bottom = BottomK(self.size, (len(self.features),))
 
     def add(self, columns: Mapping[str, Any]) -> None:
         found = [columns.get(name) for name in self.features]
@@ -289,33 +291,17 @@ class RowSampler:
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         keys = self._rng.random(n)
-        entering = np.flatnonzero(keys < self.threshold)
+        entering = np.flatnonzero(keys < self.bottom.threshold)
         if entering.size > self.size:  # only the `size` smallest keys can stay: copy no more rows than that
             entering = np.sort(entering[np.argpartition(keys[entering], self.size)[: self.size]])
         block = np.empty((len(arrays), entering.size), dtype=np.float64)
         for j, a in enumerate(arrays):
             block[j] = a.take(entering)
-        self.parts.append((block, keys[entering]))
-        self.pending += entering.size
-        if self.pending >= self.size + self.size // 4:
-            self._compact()
-
-    def _compact(self) -> None:
-        if not self.parts:
-            return
-        values = np.concatenate([v for v, _ in self.parts], axis=1)
-        keys = np.concatenate([k for _, k in self.parts])
-        if keys.size > self.size:
-            keep = np.argpartition(keys, self.size)[: self.size]
-            values, keys = values[:, keep], keys[keep]
-            self.threshold = float(keys.max())
-        self.parts = [(values, keys)]
-        self.pending = keys.size
+        self.bottom.offer(block, keys[entering])
 
     @property
     def sample(self) -> np.ndarray:
-        self._compact()
-        return self.parts[0][0] if self.parts else np.empty((len(self.features), 0))
+        return self.bottom.sample
 
 
 def with_baseline_errors(model: PCAModel, training: MultivariateAccumulator) -> PCAModel:
