@@ -20,6 +20,12 @@ OBJECT_CREATED = "Object Created"
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 STACK_STATUS_CHANGE = "CloudFormation Stack Status Change"
 
+# Detail keys of an S3 Object Created event (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html).
+BUCKET = "bucket"
+OBJECT = "object"
+NAME = "name"
+KEY = "key"
+
 # Detail keys of a model package state change.
 MODEL_PACKAGE_ARN = "ModelPackageArn"
 MODEL_PACKAGE_GROUP_NAME = "ModelPackageGroupName"

@@ -42,7 +42,6 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from contracts import environment as env_names
-from contracts import events as ev
 from contracts import metrics
 from contracts import serving as modes
 from contracts.metrics import (
@@ -65,6 +64,7 @@ from stacks.constructs.drift_layer import DriftCoreLayer
 from stacks.constructs.model_monitor import BASELINE_DRIFT_THRESHOLD, BASELINE_PREFIX, ModelMonitorSchedules
 from stacks.constructs.monitoring_dashboard import monitoring_dashboard
 from stacks.constructs.python_handler import PythonHandler
+from stacks.constructs.s3_object_events import object_created
 
 SERVICE = "drift_monitor"  # the function's folder: Powertools adds it as the `service` dimension of every metric
 MARKER_PREFIX = "drift-monitor/processed"
@@ -227,14 +227,7 @@ class MonitoringStack(cdk.Stack):
             self,
             "CaptureObjectCreated",
             description="A new data-capture file of the endpoint",
-            event_pattern=events.EventPattern(
-                source=[ev.S3],
-                detail_type=[ev.OBJECT_CREATED],
-                detail={
-                    "bucket": {"name": [capture_bucket.bucket_name]},
-                    "object": {"key": [{"prefix": f"{capture_prefix}/{self.endpoint_name}/"}]},
-                },
-            ),
+            event_pattern=object_created(capture_bucket.bucket_name, f"{capture_prefix}/{self.endpoint_name}/"),
             targets=[target],
         )
         _send_object_events_to_eventbridge(capture_bucket)

@@ -33,8 +33,8 @@ def input_prefix(event: dict[str, Any]) -> str:
         prefix = str(event["input_prefix"])
     else:
         detail = event.get(ev.DETAIL)
-        found = detail.get("object") if isinstance(detail, dict) else None
-        key = str(found.get("key", "")) if isinstance(found, dict) else ""
+        found = detail.get(ev.OBJECT) if isinstance(detail, dict) else None
+        key = str(found.get(ev.KEY, "")) if isinstance(found, dict) else ""
         parts = key.split("/")
         if not key.startswith(batch.INPUT_PREFIX) or len(parts) < 4:
             raise NothingToScore(f"event: object key {key!r} is not under {batch.INPUT_PREFIX}<batch>/")

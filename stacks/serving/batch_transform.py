@@ -12,9 +12,9 @@ from aws_cdk import aws_ssm as ssm
 
 from contracts import batch_transform as batch
 from contracts import environment as env_names
-from contracts import events as ev
 from platform_config.platform import PlatformConfig
 from stacks.constructs.python_handler import PythonHandler
+from stacks.constructs.s3_object_events import object_created
 from stacks.serving.failure_queue import failure_queue
 from stacks.serving.model_role import model_package_arns
 
@@ -76,14 +76,7 @@ def add_batch_transform(
         stack,
         "BatchInputArrived",
         description="A file arrived under batch/input/: score it with the approved model",
-        event_pattern=events.EventPattern(
-            source=[ev.S3],
-            detail_type=[ev.OBJECT_CREATED],
-            detail={
-                "bucket": {"name": [capture_bucket.bucket_name]},
-                "object": {"key": [{"prefix": batch.INPUT_PREFIX}]},
-            },
-        ),
+        event_pattern=object_created(capture_bucket.bucket_name, batch.INPUT_PREFIX),
         targets=[targets.LambdaFunction(handler.function, retry_attempts=2)],
     )
     return handler

@@ -480,7 +480,7 @@ class _Story:
         frame = self.population.sample(self.settings.batch_rows, drifted=True)
         body = frame[["student", "balance", "income"]].to_csv(index=False, header=False)
         self.cloud.client("s3").put_object(Bucket=bucket, Key=BATCH_KEY, Body=body.encode())
-        detail = {"bucket": {"name": bucket}, "object": {"key": BATCH_KEY, "size": len(body)}}
+        detail = {events.BUCKET: {events.NAME: bucket}, events.OBJECT: {events.KEY: BATCH_KEY, "size": len(body)}}
         when = self.clock0 + len(self.result.steps) * self.period
         event = new_event(events.S3, events.OBJECT_CREATED, detail, time=when, account=self.cloud.account,
                           region=self.cloud.region)  # fmt: skip
