@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from platform_config.platform import PlatformConfig
+
 
 def _definition(template: dict[str, Any]) -> dict[str, Any]:
     (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
@@ -56,6 +58,9 @@ def test_every_task_state_has_retry_and_catch(states) -> None:
             "ReleaseAfterNoticeFailed"} <= set(tasks)  # fmt: skip
     for name, task in tasks.items():
         assert task.get("Retry") and all(r["BackoffRate"] >= 2 for r in task["Retry"]), name
+        # Transient failures are retried after retraining_retry_seconds (the deploy's RetryLater waits longer).
+        first = {r["IntervalSeconds"] for r in task["Retry"] if r["ErrorEquals"] != ["RetryLater"]}
+        assert first == {PlatformConfig().retraining_retry_seconds}, (name, task["Retry"])
         assert task.get("Catch") and task["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
 
 

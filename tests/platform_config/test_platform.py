@@ -48,6 +48,8 @@ def test_app_context_reader_uses_both_sources() -> None:
         ({"no_such_key": "1"}, "no_such_key"),
         ({"preprocess_chunk_rows": "10"}, "preprocess_chunk_rows"),
         ({"feature_ingest_batch_size": "0"}, "feature_ingest_batch_size"),
+        ({"retraining_retry_seconds": "0"}, "retraining_retry_seconds"),
+        ({"retraining_retry_seconds": "301"}, "retraining_retry_seconds"),
         ({"training_engine": "xgboost", "training_instance_count": "3", "train_shard_count": "2"}, "train_shard_count"),
     ],
 )
