@@ -31,7 +31,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 from mlops.aws_rules.iam_policy import IamEnforcer
 from mlops.aws_rules.interception import enforcing
 from mlops.aws_rules.offline import enforcing_offline_rules
-from mlops.moto_fixes import aws_model_package_updates
+from mlops.moto_fixes import atomic_dynamodb_writes, aws_model_package_updates
 from mlops.twin.emulators.iam_roles import resource_facts, role_policies
 from mlops.twin.emulators.lambdas import DeployedFunction, LambdaDispatcher
 from mlops.twin.emulators.stack_updates import is_sdk_call_resource, run_sdk_call
@@ -79,6 +79,7 @@ class TwinCloud:
                 # AWS's server-side rules on every request (moto accepts what AWS refuses), see mlops/aws_rules.
                 enforcing_offline_rules(),
                 aws_model_package_updates(),
+                atomic_dynamodb_writes(),  # the retraining guard's conditional lock write, as DynamoDB serves it
                 self.dispatcher.installed(),
                 self._pipeline_hook(),
             ):

@@ -14,6 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mlops.moto_fixes import atomic_dynamodb_writes
+
 guard_logic = import_module("lambdas.retrain_guard.guard_logic")
 comparison = import_module("lambdas.retrain_compare.comparison")
 LIMITS = guard_logic.Limits(cooldown=timedelta(hours=6), max_per_day=2, timeout=timedelta(hours=6))
@@ -68,24 +70,6 @@ def aws() -> Iterator[None]:
         yield
 
 
-class _AtomicConditionalWrites:
-    """The table as DynamoDB serves it: a conditional write checks its condition and writes as one step
-    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html). moto
-    checks and writes without a lock, so two threads can both pass the check (the test failed about once in a few
-    runs under load). Reads stay concurrent: a guard that read, decided and then wrote unconditionally would still
-    let both through here."""
-
-    def __init__(self, table: Any) -> None:
-        self.table, self.lock = table, threading.Lock()
-
-    def get_item(self, **kwargs: Any) -> Any:
-        return self.table.get_item(**kwargs)
-
-    def put_item(self, **kwargs: Any) -> Any:
-        with self.lock:
-            return self.table.put_item(**kwargs)
-
-
 def test_guard_handler_lets_exactly_one_of_two_simultaneous_starts_through(aws) -> None:
     handler = import_module("lambdas.retrain_guard.handler")
     dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
@@ -95,17 +79,19 @@ def test_guard_handler_lets_exactly_one_of_two_simultaneous_starts_through(aws) 
     )  # fmt: skip
     verdicts: list[Any] = []
     barrier = threading.Barrier(2)
-    store = _AtomicConditionalWrites(table)
 
     def start(name: str) -> None:
         barrier.wait()
-        verdicts.append(handler.run({"action": "acquire", "execution": name}, store, LIMITS, NOW))
+        verdicts.append(handler.run({"action": "acquire", "execution": name}, table, LIMITS, NOW))
 
-    threads = [threading.Thread(target=start, args=(n,)) for n in ("x", "y")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # DynamoDB checks a write's condition and writes as one step; moto does not (mlops/moto_fixes.py). Reads stay
+    # concurrent: a guard that read, decided and then wrote unconditionally would still let both through.
+    with atomic_dynamodb_writes():
+        threads = [threading.Thread(target=start, args=(n,)) for n in ("x", "y")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert sorted(v.proceed for v in verdicts) == [False, True]
     with pytest.raises(ValueError, match="action"):
         handler.run({"action": "steal"}, table, LIMITS, NOW)
