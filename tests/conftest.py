@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -27,6 +28,17 @@ def _marks_container(path: Path) -> bool:
     if path.is_dir():
         return any(_marks_container(child) for child in path.rglob("test_*.py"))
     return CONTAINER_MARK in path.read_text(encoding="utf-8")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """botocore's service models parsed once per test process (mlops/botocore_models.py): every moto mock starts a
+    new boto3 session, which parsed each model again. Not in the container-parity envs, which have no botocore."""
+    if not CONTAINER_ENV:
+        from mlops.botocore_models import models_parsed_once
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(models_parsed_once())
+        config.add_cleanup(stack.close)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

@@ -31,6 +31,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 from mlops.aws_rules.iam_policy import IamEnforcer
 from mlops.aws_rules.interception import enforcing
 from mlops.aws_rules.offline import enforcing_offline_rules
+from mlops.botocore_models import models_parsed_once
 from mlops.moto_fixes import atomic_dynamodb_writes, aws_model_package_updates
 from mlops.twin.emulators.iam_roles import resource_facts, role_policies
 from mlops.twin.emulators.lambdas import DeployedFunction, LambdaDispatcher
@@ -75,6 +76,7 @@ class TwinCloud:
         config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         try:
             with (
+                models_parsed_once(),  # every Lambda container's clients would parse their models again
                 mock_aws(config=config),
                 # AWS's server-side rules on every request (moto accepts what AWS refuses), see mlops/aws_rules.
                 enforcing_offline_rules(),
