@@ -35,12 +35,15 @@ from mlops.botocore_models import models_parsed_once
 from mlops.moto_fixes import atomic_dynamodb_writes, aws_model_package_updates
 from mlops.twin.emulators.iam_roles import resource_facts, role_policies
 from mlops.twin.emulators.lambdas import DeployedFunction, LambdaDispatcher
+from mlops.twin.emulators.retry_clock import scaled_retry_waits
 from mlops.twin.emulators.stack_updates import is_sdk_call_resource, run_sdk_call
 from mlops.twin.emulators.state_machine_principals import state_machine_principals
 from mlops.twin.templates import Assembly, Resolver
 
 PipelineRunner = Callable[[str, dict[str, str]], None]
 """Runs one pipeline execution: (execution ARN, parameters) -> registers a package, or raises to fail the run."""
+
+TWIN_RETRY_WAIT_SCALE = 0.1  # a denied publish's three retries (2, 4, 8 s in AWS) take 1.4 s
 
 _SIMPLE_REFS = {
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{id}",
@@ -63,6 +66,8 @@ class TwinCloud:
     # Every call a deployed principal makes is evaluated against its synthesized policies (mlops.aws_rules.iam_policy).
     enforce_iam: bool = True
     iam: IamEnforcer | None = None
+    # Step Functions retries wait this fraction of their interval (mlops/twin/emulators/retry_clock.py).
+    retry_wait_scale: float = TWIN_RETRY_WAIT_SCALE
 
     def __post_init__(self) -> None:
         pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::Partition": "aws",
@@ -83,6 +88,7 @@ class TwinCloud:
                 aws_model_package_updates(),
                 atomic_dynamodb_writes(),  # the retraining guard's conditional lock write, as DynamoDB serves it
                 self.dispatcher.installed(),
+                scaled_retry_waits(self.retry_wait_scale),
                 self._pipeline_hook(),
             ):
                 self._create_resources()

@@ -2,8 +2,8 @@
 
 The same app as `app.py` (cdk-nag included), with the twin's two differences: asset bundling is skipped (the
 drift layer then stages drift_core/ as it is; the twin imports it from there) and the retraining loop polls the
-pipeline every second and retries after 1 s (moto's Step Functions engine really sleeps in Wait states and
-between retries).
+pipeline every second (moto's Step Functions engine really sleeps in Wait states). Retries keep AWS's intervals:
+the twin scales the engine's sleep between attempts instead (mlops/twin/emulators/retry_clock.py).
 """
 
 from __future__ import annotations
@@ -14,17 +14,12 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 TWIN_POLL_SECONDS = 1
-TWIN_RETRY_SECONDS = 1  # moto's engine really sleeps between retries too: 1+2+4 s instead of 2+4+8 s
 
 
 def twin_context(repo: Path = REPO) -> dict[str, Any]:
     """cdk.json's context with the twin's overrides."""
     context: dict[str, Any] = json.loads((repo / "cdk.json").read_text())["context"]
-    platform = {
-        **context.get("platform", {}),
-        "retraining_poll_seconds": TWIN_POLL_SECONDS,
-        "retraining_retry_seconds": TWIN_RETRY_SECONDS,
-    }
+    platform = {**context.get("platform", {}), "retraining_poll_seconds": TWIN_POLL_SECONDS}
     return {**context, "platform": platform, "aws:cdk:bundling-stacks": []}
 
 
