@@ -60,6 +60,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     e2e = pytest.mark.e2e
     long_modules: set[Path] = set()
     for item in items:
+        if item.get_closest_marker("container") and not _marks_container(Path(str(item.path))):
+            # The container-parity envs find their modules by this line's text (pytest_ignore_collect).
+            raise pytest.UsageError(f"{item.path}: marked container, but not by the line `{CONTAINER_MARK}`")
         relative = Path(str(item.path)).relative_to(REPO / "tests").parts
         if item.get_closest_marker("slow") or relative[0] in E2E_DIRS:
             item.add_marker(e2e)

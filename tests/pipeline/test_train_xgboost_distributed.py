@@ -26,17 +26,16 @@ from mlops.local.sample_data import load_dataset
 from pipeline_code.common import DataError
 from pipeline_code.inference import model_fn
 
+pytestmark = pytest.mark.container
 # The engine's data-parallel contract is checked with the XGBoost image's libraries (`make container-test`, env
 # xgboost-<version>), where it runs in AWS. The dev env's copy of the engine (`mlops pipeline run`, the twin) is run end
 # to end by tests/cli/test_pipeline_run_xgboost.py; running these again with the dev env's libraries doubled their
 # cost (a third of a minute of worker processes) for no AWS behaviour the image run misses.
-pytestmark = [
-    pytest.mark.container,
-    pytest.mark.skipif(
-        not os.environ.get("MLOPS_CONTAINER_ENV", "").startswith("xgboost-"),
-        reason="the xgboost engine's distributed training is tested in the XGBoost image's env (make container-test)",
-    ),
-]
+if not os.environ.get("MLOPS_CONTAINER_ENV", "").startswith("xgboost-"):
+    pytest.skip(
+        "the xgboost engine's distributed training is tested in the XGBoost image's env (make container-test)",
+        allow_module_level=True,
+    )
 pytest.importorskip("xgboost", reason="the xgboost engine runs in the XGBoost image only")
 
 TARGET = "default"
