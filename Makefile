@@ -27,7 +27,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
-.PHONY: setup container-setup browser-setup demo synth test test-quick container-test lint architecture typecheck format lock bench clean
+.PHONY: setup container-setup browser-setup demo synth test suite checks-beside-suite test-quick container-test lint architecture typecheck format lock bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -85,14 +85,22 @@ synth: setup
 demo: synth
 	$(BIN)/mlops demo --out $(DEMO_DIR)
 
-# Everything: lint, the architecture and types, the whole suite in parallel (unit and e2e), then the
-# container-parity envs.
+# Everything: lint and the architecture, then the whole suite (unit and e2e, two workers) and, beside it at low
+# priority, the types and the container-parity envs. The suite leaves a core idle at times (moto's Step Functions
+# engine sleeping in Wait states, a worker's last module); `nice` lets the checks beside it take only that idle time
+# until the suite is done (docs/testing.md, "Time"). Each job's output is printed whole when it ends; any failure
+# fails the target.
 test: setup container-setup browser-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(MAKE) --no-print-directory architecture typecheck
+	$(MAKE) --no-print-directory architecture
+	$(MAKE) --no-print-directory -j2 --output-sync=target suite checks-beside-suite
+
+suite: setup
 	$(BIN)/pytest $(XDIST)
-	$(MAKE) --no-print-directory container-test
+
+checks-beside-suite: setup container-setup
+	nice -n 10 $(MAKE) --no-print-directory typecheck container-test
 
 # The quick loop: no end-to-end runs (twin, CLI pipeline runs, full synth validation).
 test-quick: setup
