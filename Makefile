@@ -31,9 +31,12 @@ DEMO_DIR := .mlops/demo
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Into a plain folder with the interpreter's own pip (2.7 s here); a venv of its own first (6 s) only when that pip
+# is missing or refuses.
 $(UV):
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION) \
+		|| { rm -rf $(TOOLS) && $(PYTHON) -m venv $(TOOLS) \
+			&& $(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); }
 
 # --seed puts pip in the venv: the drift layer build runs `python -m pip install --platform ...` for the Lambda
 # runtime (stacks/constructs/drift_layer.py), and uv's venvs have no pip otherwise.
