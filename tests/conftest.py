@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import sys
@@ -105,18 +107,56 @@ class Synthesized:
         return self.templates[matches[0]]
 
 
+# Synths of the same context are shared: within a process (several modules synthesize the same serving mode) and
+# between the xdist workers of one run (a shared folder under the run's base temp, set by `_shared_synths`). Each
+# caller gets its own parsed copy of the templates, so no test sees another's changes. Keyed by the whole context
+# and the validation flag; nothing outlives the test run.
+_SYNTHS: dict[str, tuple[Path, str]] = {}
+_SHARED_SYNTHS: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_synths(tmp_path_factory: pytest.TempPathFactory) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _SHARED_SYNTHS.append(tmp_path_factory.getbasetemp().parent / "shared-synths")
+
+
 def synth_app(outdir: Path, context: dict[str, Any] | None = None, validation: bool = False) -> Synthesized:
-    """Synthesize the platform like app.py does (cdk-nag included), without CDK's CloudFormation validation."""
+    """Synthesize the platform like app.py does (cdk-nag included), without CDK's CloudFormation validation (with
+    `validation`, with it). The assembly is written into `outdir`, or is the one an earlier call of this run wrote
+    for the same context (its folder is then `Synthesized.outdir`)."""
+    context = context or cdk_context()
+    key = hashlib.sha256(json.dumps([context, validation], sort_keys=True).encode()).hexdigest()[:20]
+    if key not in _SYNTHS:
+        if _SHARED_SYNTHS:
+            shared = _SHARED_SYNTHS[0] / key
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            with (shared.parent / f"{key}.lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for the synth, then reads it
+                index = shared / "synthesized.json"
+                if not index.is_file():
+                    _write_synth(shared, context, validation)
+                _SYNTHS[key] = (shared, index.read_text())
+        else:
+            _write_synth(outdir, context, validation)
+            _SYNTHS[key] = (outdir, (outdir / "synthesized.json").read_text())
+    folder, templates = _SYNTHS[key]
+    return Synthesized(folder, json.loads(templates))
+
+
+def _write_synth(outdir: Path, context: dict[str, Any], validation: bool) -> None:
     import aws_cdk as cdk
 
     from platform_config.platform import config_from_app_context
     from stacks.platform import add_guards, add_platform
 
-    app = cdk.App(outdir=str(outdir), context=context or cdk_context(), builtin_cloud_formation_validation=validation)
+    app = cdk.App(outdir=str(outdir), context=context, builtin_cloud_formation_validation=validation)
     add_platform(app, config_from_app_context(app.node.try_get_context))
     add_guards(app)
     assembly = app.synth()
-    return Synthesized(outdir, {stack.stack_name: stack.template for stack in assembly.stacks})
+    templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+    # Written last: its presence means the assembly is complete.
+    (outdir / "synthesized.json").write_text(json.dumps(templates))
 
 
 @pytest.fixture(autouse=True)
