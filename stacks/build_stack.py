@@ -19,13 +19,13 @@ from constructs import Construct
 from contracts import serving as modes
 from pipeline_definition.images import sklearn_image_uri, xgboost_image_uri
 from pipeline_definition.pipeline import BUILDER_SOURCES, build_definition
+from pipeline_definition.sdk_cache import cached
 from pipeline_definition.spec import PipelineSpec
 from platform_config.platform import PlatformConfig, config_sha256
 from stacks.code_version import code_version
 from stacks.constructs.approved_package import DesiredState
 from stacks.constructs.sagemaker_grants import grant_image_pull
 from stacks.constructs.sagemaker_roles import JobRole, PipelineRole
-from stacks.constructs.sdk_cache import cached
 from stacks.constructs.step_code import StepCode, script_id
 
 RAW_PREFIX = "raw"
@@ -85,7 +85,7 @@ class BuildStack(cdk.Stack):
         )
         if config.training_engine == "xgboost":
             # The XGBoost engine trains, evaluates and serves in the XGBoost framework image.
-            grant_image_pull(self.job_role, cached_xgboost_image(config.region, config.xgboost_framework_version))
+            grant_image_pull(self.job_role, xgboost_image_uri(config.region, config.xgboost_framework_version))
         self.pipeline_role = PipelineRole(
             self,
             "PipelineRole",
@@ -207,14 +207,6 @@ class BuildStack(cdk.Stack):
         return server
 
 
-def cached_sklearn_image(region: str, framework_version: str) -> str:
-    return cached("sklearn-image", [region, framework_version], lambda: sklearn_image_uri(region, framework_version))
-
-
 def _sklearn_image(config: PlatformConfig) -> str:
     """The scikit-learn framework image for the region, from the SDK's own table (no hand-kept account map)."""
-    return cached_sklearn_image(config.region, config.sklearn_framework_version)
-
-
-def cached_xgboost_image(region: str, framework_version: str) -> str:
-    return cached("xgboost-image", [region, framework_version], lambda: xgboost_image_uri(region, framework_version))
+    return sklearn_image_uri(config.region, config.sklearn_framework_version)

@@ -23,9 +23,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from contracts import metrics
+from pipeline_definition.sdk_cache import cached
 from platform_config.platform import PlatformConfig
 from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
-from stacks.constructs.sdk_cache import cached
 
 BASELINE_PREFIX = "monitoring-baseline"
 REPORTS_PREFIX = "monitoring-reports"

@@ -19,9 +19,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from pipeline_definition.sdk_cache import cached
 from platform_config.platform import ConfigError
 from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
-from stacks.constructs.sdk_cache import cached
 
 TRITON_FRAMEWORK = "sagemaker-tritonserver"  # the SageMaker SDK's image config name
 

@@ -8,8 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from pipeline_definition.images import sklearn_image_uri, xgboost_image_uri
 from platform_config.platform import PlatformConfig
-from stacks.build_stack import cached_sklearn_image, cached_xgboost_image
 from stacks.constructs.sagemaker_grants import grant_image_pull, grant_sagemaker_logs
 
 
@@ -27,8 +27,8 @@ def model_role(
     role.add_to_policy(
         iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[model_package_arns(scope, group)])
     )
-    grant_image_pull(role, cached_sklearn_image(config.region, config.sklearn_framework_version))
+    grant_image_pull(role, sklearn_image_uri(config.region, config.sklearn_framework_version))
     if config.training_engine == "xgboost":  # that engine's packages are served in the XGBoost image
-        grant_image_pull(role, cached_xgboost_image(config.region, config.xgboost_framework_version))
+        grant_image_pull(role, xgboost_image_uri(config.region, config.xgboost_framework_version))
     grant_sagemaker_logs(role, "/aws/sagemaker/Endpoints/*")
     return role

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stacks.constructs.sdk_cache import cached
+from pipeline_definition.sdk_cache import cached
 
 
 def test_same_inputs_are_computed_once_other_inputs_again(tmp_path: Path) -> None:
@@ -38,3 +38,10 @@ def test_the_builders_code_is_part_of_the_key(tmp_path: Path) -> None:
     assert cached("k", {"a": 1}, lambda: compute("rebuilt"), cache, code=[builder]) == "rebuilt"
     assert cached("k", {"a": 2}, lambda: compute("other input"), cache, code=[builder]) == "other input"
     assert calls == ["first", "rebuilt", "other input"]
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_value(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # the cache folder would have to be inside a file: every write fails
+    assert cached("k", {"a": 1}, lambda: "value", blocked / "sdk-cache") == "value"
+    assert not (blocked.parent / "sdk-cache").exists()

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from contracts import environment as env_names
 from pipeline_code.serving_code import serving_environment
-from stacks.build_stack import cached_sklearn_image
+from pipeline_definition.images import sklearn_image_uri
 from stacks.serving.modes.base import ModeProps
 from stacks.serving.modes.model_container import ModelContainerMode
 from stacks.serving.names import MULTI_MODEL_PREFIX
@@ -44,7 +44,7 @@ class MultiModelMode(ModelContainerMode):
             "MultiModel",
             execution_role_arn=self.props.model_role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=cached_sklearn_image(config.region, config.sklearn_framework_version),
+                image=sklearn_image_uri(config.region, config.sklearn_framework_version),
                 mode="MultiModel",
                 model_data_url=self.multi_model_url,
                 environment=serving_environment(),

@@ -1,9 +1,10 @@
-"""A build cache for what the SageMaker SDK computes at synth time (the pipeline definition, image URIs).
+"""A build cache for what the SageMaker SDK computes (the pipeline definition, image URIs), at synth time and in
+local pipeline runs.
 
-Both are pure functions of their inputs and the SDK's version, but importing the SDK and building the definition
-costs ~3 s of every synth. Results are kept under .build/sdk-cache, keyed by a hash of the inputs, the SDK
-version and the builder's own source, so a synth with unchanged inputs never imports the SDK; any change of input,
-SDK or builder code recomputes.
+Both are pure functions of their inputs and the SDK's version, but importing the SDK costs ~2 s of every process
+that needs one (a synth, `mlops pipeline run`), building the definition ~1 s more. Results are kept under
+.build/sdk-cache, keyed by a hash of the inputs, the SDK version and the builder's own source, so a process with
+unchanged inputs never imports the SDK; any change of input, SDK or builder code recomputes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-CACHE_DIR = Path(__file__).resolve().parents[2] / ".build" / "sdk-cache"
+CACHE_DIR = Path(__file__).resolve().parents[1] / ".build" / "sdk-cache"
 
 
 def cached(
@@ -40,8 +41,11 @@ def cached(
     if path.exists():
         return path.read_text()
     value = compute()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    partial.write_text(value)
-    partial.replace(path)  # atomic: parallel synths never read half a file
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(value)
+        partial.replace(path)  # atomic: parallel synths never read half a file
+    except OSError:
+        pass  # a read-only install: the value is right, only not kept for the next process
     return value
