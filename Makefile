@@ -102,18 +102,22 @@ test: setup container-setup browser-setup
 suite: setup
 	$(BIN)/pytest $(XDIST)
 
+# Beside the suite, each container env runs in one process (no xdist worker start-up and collection to pay twice)
+# and the three checks run at once, sharing whatever the suite leaves idle.
 checks-beside-suite: setup container-setup
-	nice -n 10 $(MAKE) --no-print-directory typecheck container-test
+	nice -n 10 $(MAKE) --no-print-directory -j3 --output-sync=target CONTAINER_XDIST= \
+		typecheck $(foreach env,$(CONTAINER_ENVS),container-test-$(env))
 
 # The quick loop: no end-to-end runs (twin, CLI pipeline runs, full synth validation).
 test-quick: setup
 	$(BIN)/pytest $(XDIST) -m "not e2e"
 
-container-test: container-setup
-	@set -e; for env in $(CONTAINER_ENVS); do \
-		echo "== container-parity env $$env"; \
-		MLOPS_CONTAINER_ENV=$$env .venv-$$env/bin/python -m pytest -p no:cacheprovider $(XDIST) -m container -q; \
-	done
+container-test: $(foreach env,$(CONTAINER_ENVS),container-test-$(env))
+
+CONTAINER_XDIST ?= $(XDIST)
+container-test-%: .venv-%/.installed
+	@echo "== container-parity env $*"
+	MLOPS_CONTAINER_ENV=$* .venv-$*/bin/python -m pytest -p no:cacheprovider $(CONTAINER_XDIST) -m container -q
 
 lint: setup
 	$(BIN)/ruff check .
