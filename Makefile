@@ -102,11 +102,8 @@ test: setup container-setup browser-setup
 suite: setup
 	$(BIN)/pytest $(XDIST)
 
-# Beside the suite, each container env runs in one process (no xdist worker start-up and collection to pay twice)
-# and the three checks run at once, sharing whatever the suite leaves idle.
 checks-beside-suite: setup container-setup
-	nice -n 10 $(MAKE) --no-print-directory -j3 --output-sync=target CONTAINER_XDIST= \
-		typecheck $(foreach env,$(CONTAINER_ENVS),container-test-$(env))
+	nice -n 10 $(MAKE) --no-print-directory typecheck container-test
 
 # The quick loop: no end-to-end runs (twin, CLI pipeline runs, full synth validation).
 test-quick: setup
