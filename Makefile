@@ -27,7 +27,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export CDK_VALIDATION ?= false
 DEMO_DIR := .mlops/demo
 
-.PHONY: setup container-setup browser-setup demo synth test suite checks-beside-suite test-quick container-test lint architecture typecheck format lock bench clean
+.PHONY: setup container-setup browser-setup demo synth test suite checks test-quick container-test lint architecture typecheck format lock bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -88,33 +88,30 @@ synth: setup
 demo: synth
 	$(BIN)/mlops demo --out $(DEMO_DIR)
 
-# Everything: lint and the architecture, then the whole suite (unit and e2e, two workers) and, beside it at low
-# priority, the types and the container-parity envs. The suite leaves a core idle at times (moto's Step Functions
-# engine sleeping in Wait states, a worker's last module); `nice` lets the checks beside it take only that idle time
-# until the suite is done (docs/testing.md, "Time"). Each job's output is printed whole when it ends; any failure
-# fails the target.
+# Everything: lint and the architecture; then, side by side, one collection that compiles the libraries' bytecode
+# and, one process at a time, the types and the container-parity envs; then the whole suite (unit and e2e, two
+# workers) alone. Two busy processes here each run ~1.4x slower than one alone, so work placed beside the suite, even
+# at low priority, slowed the suite more than it gained (docs/testing.md, "Time"). Each job's output is printed whole
+# when it ends; any failure fails the target.
 test: setup container-setup browser-setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory architecture
-	$(MAKE) --no-print-directory -j2 --output-sync=target suite checks-beside-suite
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(VENV)/.bytecode checks
+	$(MAKE) --no-print-directory suite
 
 suite: setup $(VENV)/.bytecode
 	$(BIN)/pytest $(XDIST)
 
-# Python compiles a module on its first import and caches it (__pycache__); uv installs no such cache. Two test
-# workers that start at once would each compile every library module they import, and the pipeline runs and synths
-# they start compile them again: a fresh venv's suite used 275 CPU-s against 204 with the cache. One collection in
-# one process first compiles what the test modules import, once, after each install (docs/testing.md, "Time").
-# (syrupy off: with nothing run, it reports every snapshot unused and fails.)
+# The libraries' bytecode, compiled once after each install, in one process (tests/bytecode_warmup.py says why).
 $(VENV)/.bytecode: $(VENV)/.installed
-	$(BIN)/pytest --collect-only -q -p no:xdist -p no:cacheprovider -p no:syrupy > $@.log \
-		|| { cat $@.log; exit 1; }
+	$(BIN)/python -m tests.bytecode_warmup > $@.log || { cat $@.log; exit 1; }
 	tail -1 $@.log
 	touch $@
 
-checks-beside-suite: setup container-setup
-	nice -n 10 $(MAKE) --no-print-directory typecheck container-test
+# The types, then each container env, in one process each: beside the bytecode collection, one core each.
+checks: setup container-setup
+	$(MAKE) --no-print-directory typecheck container-test CONTAINER_XDIST=
 
 # The quick loop: no end-to-end runs (twin, CLI pipeline runs, full synth validation).
 test-quick: setup $(VENV)/.bytecode
