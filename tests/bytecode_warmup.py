@@ -18,21 +18,16 @@ from pathlib import Path
 
 import pytest
 
-# Imported when a test runs: a local pipeline run's tracking store, the SageMaker SDK's pipeline builder, moto.
-LAZY_IMPORTS = (
-    "mlflow",
-    "mlflow.store.tracking.sqlalchemy_store",
-    "mlflow.store.db.utils",
-    "sagemaker.workflow.pipeline",
-    "moto",
-    "cfnlint.api",
-)
+# Imported when a test runs: a local pipeline run's tracking store, the SageMaker SDK's pipeline builder, cfn-lint
+# (with SymPy and NetworkX).
+LAZY_IMPORTS = ("mlflow.store.tracking.sqlalchemy_store", "sagemaker.workflow.pipeline", "cfnlint.api")
 # Their modules are loaded by path or by name at run time (cfn-lint's rules, moto's per-service backends, the
 # migrations a new tracking store runs): compiled whole.
 COMPILED_WHOLE = ("cfnlint", "moto", "mlflow.store.db_migrations")
 
 
 def main() -> int:
+    # syrupy off: with no test run, it reports every snapshot unused and fails the session.
     code = pytest.main(["--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:syrupy"])
     if code != pytest.ExitCode.OK:
         return int(code)
